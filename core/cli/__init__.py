@@ -1,0 +1,37 @@
+"""The headless CLI, `edgefabric`. Each command group lives in its own module and
+imports heavy libraries only inside its commands, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from edgefabric import __version__
+from edgefabric.cli import config_cmd, data_cmd
+from edgefabric.errors import EdgeFabricError
+
+app = typer.Typer(
+    name="edgefabric",
+    help="Make small, private, offline tool-calling models: generate, train, export, run, evaluate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(data_cmd.app, name="data")
+
+
+@app.command()
+def version() -> None:
+    """Print the EdgeFabric version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except EdgeFabricError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        sys.exit(2)

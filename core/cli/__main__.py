@@ -1,0 +1,3 @@
+from edgefabric.cli import main
+
+main()

@@ -1,0 +1,249 @@
+"""The project config: one YAML file, one pydantic model per stage.
+
+Every field is checked; a bad file yields one readable line per problem naming
+the field, the bad value and what is allowed (see `load_config`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edgefabric.errors import ConfigError
+
+CONFIG_VERSION = 1
+EMBEDDED_BASE = "embedded:gemma3-270m"
+EMBEDDED_TEACHER = "embedded:smollm2-135m"
+GGUF_QUANTS = ("f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
+ONNX_PRECISIONS = ("int4", "int8", "fp32")
+SAMPLE_KINDS = ("single", "parallel", "multi_step", "no_call", "error_recovery")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    """The student model and the chat format it is trained in."""
+
+    family: Literal["functiongemma", "qwen3"] = "functiongemma"
+    base: str = Field(default=EMBEDDED_BASE, min_length=1)
+
+
+class TeacherConfig(_Section):
+    model: str = Field(default=EMBEDDED_TEACHER, min_length=1)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=20)
+
+
+class McpServer(_Section):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    command: str = Field(min_length=1)
+
+
+class ToolsConfig(_Section):
+    builtin: list[str] = Field(default_factory=lambda: ["math", "kv"])
+    modules: list[Path] = Field(default_factory=list)
+    mcp: list[McpServer] = Field(default_factory=list)
+
+
+class TopicsConfig(_Section):
+    prompt: str = Field(default="Everyday tasks that need a calculator and a small key-value store", min_length=3)
+    depth: int = Field(default=2, ge=1, le=6)
+    degree: int = Field(default=3, ge=1, le=20)
+    similarity_threshold: float = Field(default=0.85, gt=0.0, le=1.0)
+
+
+class SplitConfig(_Section):
+    train: float = Field(default=0.8, ge=0.0, le=1.0)
+    val: float = Field(default=0.1, ge=0.0, le=1.0)
+    test: float = Field(default=0.1, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must add up to 1.0, not {total:g}")
+        return self
+
+
+class GenerationConfig(_Section):
+    num_samples: int = Field(default=50, ge=1, le=1_000_000)
+    kinds: dict[str, float] = Field(
+        default_factory=lambda: {
+            "single": 0.4,
+            "parallel": 0.2,
+            "multi_step": 0.2,
+            "no_call": 0.1,
+            "error_recovery": 0.1,
+        }
+    )
+    max_steps: int = Field(default=4, ge=1, le=16)
+    semantic_check: bool = True
+    splits: SplitConfig = Field(default_factory=SplitConfig)
+    seed: int = 42
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(SAMPLE_KINDS))
+        if unknown:
+            raise ValueError(f"unknown sample kind(s) {', '.join(unknown)}; allowed: {', '.join(SAMPLE_KINDS)}")
+        if any(weight < 0 for weight in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("kind weights must be >= 0 and not all zero")
+        return value
+
+
+class LoraConfig(_Section):
+    r: int = Field(default=16, ge=1, le=512)
+    alpha: int = Field(default=32, ge=1)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+
+
+class TrainingConfig(_Section):
+    backend: Literal["auto", "trl", "unsloth"] = "auto"
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    learning_rate: float = Field(default=2e-4, gt=0.0, lt=1.0)
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
+    warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
+    epochs: float = Field(default=1.0, gt=0.0)
+    max_steps: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=2, ge=1)
+    grad_accum: int = Field(default=1, ge=1)
+    max_length: int | None = Field(default=None, ge=16)
+    seed: int = 42
+    eval_every: int | None = Field(default=None, ge=1)
+    save_every: int | None = Field(default=None, ge=1)
+    early_stopping_patience: int | None = Field(default=None, ge=1)
+    gradient_checkpointing: bool = False
+    merge: bool = True
+
+
+class ExportConfig(_Section):
+    gguf: list[str] = Field(default_factory=lambda: ["q8_0"])
+    onnx: list[str] = Field(default_factory=lambda: ["int4"])
+
+    @field_validator("gguf")
+    @classmethod
+    def _known_quants(cls, value: list[str]) -> list[str]:
+        bad = [q for q in value if q not in GGUF_QUANTS]
+        if bad:
+            raise ValueError(f"unknown GGUF type(s) {', '.join(bad)}; allowed: {', '.join(GGUF_QUANTS)}")
+        return value
+
+    @field_validator("onnx")
+    @classmethod
+    def _known_precisions(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if p not in ONNX_PRECISIONS]
+        if bad:
+            raise ValueError(f"unknown ONNX precision(s) {', '.join(bad)}; allowed: {', '.join(ONNX_PRECISIONS)}")
+        return value
+
+
+class EvalConfig(_Section):
+    device_profile: Literal["phone", "raspberry-pi", "laptop", "desktop"] = "laptop"
+    max_samples: int | None = Field(default=None, ge=1)
+    max_steps: int = Field(default=4, ge=1, le=16)
+
+
+class ProjectConfig(_Section):
+    version: int = CONFIG_VERSION
+    name: str = Field(default="edgefabric-project", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != CONFIG_VERSION:
+            raise ValueError(f"this EdgeFabric reads config version {CONFIG_VERSION}")
+        return value
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at `loc`, to list its allowed keys."""
+    model: type[BaseModel] = ProjectConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return model
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per problem: `field.path: got VALUE; what is allowed`."""
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        value = error.get("input")
+        if error["type"] == "extra_forbidden":
+            owner = _model_at(loc)
+            allowed = sorted(owner.model_fields) if owner else []
+            near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            lines.append(f"{where}: unknown field{hint} allowed here: {', '.join(allowed)}")
+            continue
+        if error["type"] == "missing":
+            lines.append(f"{where}: required but missing")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "literal_error":
+            expected = error.get("ctx", {}).get("expected", "")
+            message = f"allowed: {expected}"
+        lines.append(f"{where}: got {value!r}; {message}")
+    return lines
+
+
+def parse_config(data: Any, source: str = "config") -> ProjectConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, [f"the file must hold a mapping of sections, not {type(data).__name__}"])
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, describe_errors(exc)) from None
+
+
+def load_config(path: Path) -> ProjectConfig:
+    if not path.exists():
+        raise ConfigError(str(path), ["the file does not exist (create one with `edgefabric config init`)"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(path), [f"{where}not valid YAML ({problem})"]) from None
+    return parse_config(data, str(path))
+
+
+def save_config(config: ProjectConfig, path: Path) -> None:
+    """Write through a temporary file so a crash never leaves half a config."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(config.to_yaml(), encoding="utf-8")
+    tmp.replace(path)

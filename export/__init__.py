@@ -1,0 +1,1 @@
+"""Export trained models to on-device formats (GGUF, ONNX) with a parity check."""

@@ -1,0 +1,1 @@
+"""The stages that make data and models: topic graph, sample generation, training, evaluation."""

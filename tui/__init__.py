@@ -1,0 +1,1 @@
+"""The Textual app, `fabric-tui`. It drives the same stage functions as the CLI."""
