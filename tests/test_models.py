@@ -38,7 +38,7 @@ def test_hub_id_offline_and_not_cached_says_how_to_provide_it(monkeypatch: pytes
 
 
 def test_local_paths_are_checked(tmp_path: Path) -> None:
-    with pytest.raises(EdgeFabricError, match="no config.json"):
+    with pytest.raises(EdgeFabricError, match=r"no config\.json"):
         models.resolve_hf_folder(str(tmp_path))
     (tmp_path / "config.json").write_text("{}")
     assert models.resolve_hf_folder(str(tmp_path)) == tmp_path
@@ -46,3 +46,34 @@ def test_local_paths_are_checked(tmp_path: Path) -> None:
         models.resolve_gguf(str(tmp_path / "x.bin"))
     with pytest.raises(EdgeFabricError, match="not a model source"):
         models.resolve_hf_folder("not-a-thing")
+
+
+@pytest.mark.slow
+def test_embedded_gemma_converts_to_an_hf_folder_that_matches_llama_cpp(
+    embedded_gemma_hf: Path, embedded_gemma_gguf: Path
+) -> None:
+    import json
+
+    import torch
+    from llama_cpp import Llama
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config = json.loads((embedded_gemma_hf / "config.json").read_text())
+    assert config["model_type"] == "gemma3_text"
+    assert "quantization_config" not in config
+    tokenizer = AutoTokenizer.from_pretrained(embedded_gemma_hf)
+    assert tokenizer.convert_tokens_to_ids("<start_of_turn>") == 105
+    model = AutoModelForCausalLM.from_pretrained(embedded_gemma_hf, dtype=torch.float32)
+    assert 260e6 < sum(p.numel() for p in model.parameters()) < 280e6
+
+    prompt = "The capital of France is"
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    ours = model.generate(ids, max_new_tokens=8, do_sample=False)[0, ids.shape[1] :].tolist()
+    llm = Llama(str(embedded_gemma_gguf), n_threads=2, verbose=False)
+    try:
+        assert llm.tokenize(prompt.encode()) == ids[0].tolist()
+        reference = llm.tokenize(llm(prompt, max_tokens=8, temperature=0)["choices"][0]["text"].encode(), add_bos=False)
+    finally:
+        llm.close()
+    # Dequantised weights are the quantised values in float32, so greedy decoding agrees.
+    assert ours == reference
