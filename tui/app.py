@@ -1,74 +1,114 @@
-"""The app shell: the project's config and its validation, ready for the stage screens."""
+"""The app shell: one mode per step of the journey, themes, help and the command palette."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import ClassVar
 
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
-from edgefabric.config import ProjectConfig, load_config
-from edgefabric.errors import ConfigError
-
-CONFIG_NAME = "edgefabric.yaml"
-
-
-class ProjectSummary(Static):
-    """The project's config as loaded, or each problem it has."""
-
-    def __init__(self, project_dir: Path) -> None:
-        super().__init__(id="project-summary")
-        self.project_dir = project_dir
-
-    def on_mount(self) -> None:
-        self.refresh_summary()
-
-    def refresh_summary(self) -> None:
-        path = self.project_dir / CONFIG_NAME
-        if not path.exists():
-            self.update(
-                f"No {CONFIG_NAME} in {self.project_dir}.\nRun `edgefabric config init` in that folder, then press r."
-            )
-            return
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            lines = "\n".join(f"  - {p}" for p in exc.problems)
-            self.update(f"[b red]{path} has problems:[/]\n{lines}")
-            return
-        self.update(self._describe(config, path))
-
-    @staticmethod
-    def _describe(config: ProjectConfig, path: Path) -> str:
-        return (
-            f"[b]{config.name}[/]  ({path})\n\n"
-            f"model:    {config.model.base} ({config.model.family} format)\n"
-            f"teacher:  {config.teacher.model}\n"
-            f"tools:    {', '.join(config.tools.builtin) or 'none'}\n"
-            f"samples:  {config.generation.num_samples}\n"
-            f"export:   GGUF {', '.join(config.export.gguf)}; ONNX {', '.join(config.export.onnx)}"
-        )
+from edgefabric.tui.project import Project
+from edgefabric.tui.screens.chat import ChatScreen
+from edgefabric.tui.screens.evaluate import EvaluateScreen
+from edgefabric.tui.screens.export import ExportScreen
+from edgefabric.tui.screens.generate import GenerateScreen
+from edgefabric.tui.screens.help import HelpScreen
+from edgefabric.tui.screens.project import ProjectScreen
+from edgefabric.tui.screens.train import TrainScreen
+from edgefabric.tui.settings import DARK_THEME, LIGHT_THEME, TuiSettings, load_settings, save_settings
+from edgefabric.tui.widgets import SCREENS
 
 
 class FabricApp(App[None]):
     TITLE = "EdgeFabric"
     SUB_TITLE = "small, private, offline tool-calling models"
-    BINDINGS = [
-        Binding("r", "reload", "Reload config", id="reload"),
-        Binding("q", "quit", "Quit", id="quit"),
+    CSS_PATH = "fabric.tcss"
+    MODES: ClassVar[dict[str, type[Screen] | str]] = {  # type: ignore[assignment]
+        "project": ProjectScreen,
+        "generate": GenerateScreen,
+        "train": TrainScreen,
+        "export": ExportScreen,
+        "chat": ChatScreen,
+        "evaluate": EvaluateScreen,
+    }
+    DEFAULT_MODE = "project"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", title, id=f"screen.{mode}", show=False)
+            for mode, key, title in SCREENS
+        ),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme", show=False),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, project_dir: Path) -> None:
+    def __init__(self, project_dir: Path, *, settings: TuiSettings | None = None) -> None:
         super().__init__()
-        self.project_dir = project_dir
+        self.project = Project(project_dir)
+        self.settings = settings if settings is not None else load_settings()
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with VerticalScroll():
-            yield ProjectSummary(self.project_dir)
-        yield Footer()
+    def on_mount(self) -> None:
+        self.theme = self.settings.theme if self.settings.theme in self.available_themes else DARK_THEME
+        self.sub_title = str(self.project.root)
 
-    def action_reload(self) -> None:
-        self.query_one(ProjectSummary).refresh_summary()
+    def watch_theme(self, theme: str) -> None:
+        if self.settings.theme != theme:
+            self.settings.theme = theme
+            save_settings(self.settings)
+
+    def open_project(self, folder: Path) -> None:
+        self.project = Project(folder)
+        self.sub_title = str(folder)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.binding_rows()))
+
+    def binding_rows(self) -> list[tuple[str, str, str]]:
+        """(key, description, id) of every binding of the app and its screens, for the help screen."""
+        rows = []
+        seen = set()
+        for owner in (type(self), *self.MODES.values()):
+            for binding in getattr(owner, "BINDINGS", []):
+                if isinstance(binding, Binding) and binding.id and binding.id not in seen:
+                    seen.add(binding.id)
+                    rows.append((binding.key.replace(",", " / "), binding.description, binding.id))
+        return rows
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action in the palette: screens, each screen's own actions, app actions."""
+        for mode, key, title in SCREENS:
+            yield SystemCommand(f"Go to {title}", f"Show the {title} screen (key {key})", self._switcher(mode))
+        for binding in getattr(type(screen), "BINDINGS", []):
+            if isinstance(binding, Binding) and (
+                binding.id
+                and not binding.id.startswith(("screen.", "app."))
+                and screen.check_action(binding.action, ())
+            ):
+                yield SystemCommand(
+                    f"{binding.description} ({getattr(screen, 'TITLE_TEXT', '') or type(screen).__name__})",
+                    f"key {binding.key}",
+                    self._runner(screen, binding.action),
+                )
+        yield SystemCommand("Help", "Show the journey and every key", self.action_help)
+        yield SystemCommand("Toggle dark/light theme", "Saved for next time", self.action_toggle_theme)
+        yield from super().get_system_commands(screen)
+
+    def _switcher(self, mode: str):  # type: ignore[no-untyped-def]
+        async def switch() -> None:
+            await self.switch_mode(mode)
+
+        return switch
+
+    def _runner(self, screen: Screen, action: str):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            await screen.run_action(action)
+
+        return run

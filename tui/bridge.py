@@ -1,0 +1,199 @@
+"""The bridge between stage functions (which emit edgefabric.events) and Textual.
+
+A stage runs in a thread worker and is handed a `TextualSink`. The sink never
+touches widgets: it turns each event into a typed Textual message and posts it
+to the screen that started the stage (`post_message` is thread-safe). Between
+units of work (every event is emitted at such a boundary) it honours cancel and
+pause, so a stage stops cleanly without any stage knowing about Textual.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+from textual.worker import Worker, get_current_worker
+
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import Event, ItemDone, Note, Progress, StageDone, StageFailed, StageStarted
+
+
+class StageCancelled(EdgeFabricError):
+    """Raised inside the worker thread by the sink once the user cancelled the stage."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(f"{stage} was cancelled", "start it again; finished work on disk is kept")
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    done: int
+    metrics: dict[str, float]
+
+
+class StageMessage(Message):
+    """Base of every message a stage worker posts; `stage` names the stage."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__()
+        self.stage = stage
+
+
+class StageBegan(StageMessage):
+    def __init__(self, event: StageStarted) -> None:
+        super().__init__(event.stage)
+        self.total = event.total
+        self.detail = event.detail
+
+
+class StageProgress(StageMessage):
+    """High rate: a newer progress message of the same stage supersedes an unhandled one.
+
+    Nothing is lost by merging, because `series` carries every metric point so far.
+    """
+
+    def __init__(self, event: Progress, series: tuple[MetricPoint, ...]) -> None:
+        super().__init__(event.stage)
+        self.done = event.done
+        self.total = event.total
+        self.metrics = dict(event.metrics)
+        self.series = series
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StageProgress) and message.stage == self.stage
+
+
+class StageNote(StageMessage):
+    def __init__(self, event: Note) -> None:
+        super().__init__(event.stage)
+        self.text = event.text
+        self.level = event.level
+
+
+class StageItem(StageMessage):
+    """One unit of output (a sample, a checkpoint, an artifact, a tool call)."""
+
+    def __init__(self, event: ItemDone) -> None:
+        super().__init__(event.stage)
+        self.kind = event.kind
+        self.payload = dict(event.payload)
+
+
+class StageFinished(StageMessage):
+    """The stage function returned; `summary` is its StageDone summary, `result` its return value."""
+
+    def __init__(self, stage: str, summary: dict[str, Any], result: Any = None) -> None:
+        super().__init__(stage)
+        self.summary = summary
+        self.result = result
+
+
+class StageCrashed(StageMessage):
+    """The stage raised: `problem`/`fix` for the error panel, `details` a traceback for unexpected bugs."""
+
+    def __init__(self, stage: str, problem: str, fix: str | None = None, details: str = "") -> None:
+        super().__init__(stage)
+        self.problem = problem
+        self.fix = fix
+        self.details = details
+
+
+class StageStopped(StageMessage):
+    """The stage stopped because the user cancelled it."""
+
+
+@dataclass
+class TextualSink:
+    """An `EventSink` that posts Textual messages to `target` and enforces cancel/pause."""
+
+    target: MessagePump
+    stage: str
+    worker: Worker[Any] | None = None
+    resume: threading.Event = field(default_factory=threading.Event)
+    series: list[MetricPoint] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    failure: str | None = None
+
+    def __post_init__(self) -> None:
+        self.resume.set()
+
+    def pause(self) -> None:
+        self.resume.clear()
+
+    def unpause(self) -> None:
+        self.resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self.resume.is_set()
+
+    def check(self) -> None:
+        """Block while paused, raise once cancelled: called at each unit boundary."""
+        while not self.resume.wait(0.1):
+            if self._cancelled():
+                break
+        if self._cancelled():
+            raise StageCancelled(self.stage)
+
+    def _cancelled(self) -> bool:
+        return self.worker is not None and self.worker.is_cancelled
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StageStarted):
+            self.target.post_message(StageBegan(event))
+        elif isinstance(event, Progress):
+            if event.metrics:
+                self.series.append(MetricPoint(event.done, dict(event.metrics)))
+            self.target.post_message(StageProgress(event, tuple(self.series)))
+        elif isinstance(event, Note):
+            self.target.post_message(StageNote(event))
+        elif isinstance(event, ItemDone):
+            self.target.post_message(StageItem(event))
+        elif isinstance(event, StageDone):
+            self.summary = dict(event.summary)
+        elif isinstance(event, StageFailed):
+            self.failure = event.error
+        self.check()
+
+
+StageCall = Callable[[TextualSink], Any]
+
+
+def run_stage(sink: TextualSink, call: StageCall) -> Any:
+    """Run `call(sink)` in the current (worker) thread; always ends with exactly one final message.
+
+    Every failure becomes a message, so the app stays usable; stages write append-only
+    or through temporary files, so whatever finished is intact on disk.
+    """
+    sink.worker = get_current_worker()
+    try:
+        result = call(sink)
+    except StageCancelled:
+        sink.target.post_message(StageStopped(sink.stage))
+        return None
+    except EdgeFabricError as exc:
+        sink.target.post_message(StageCrashed(sink.stage, exc.problem, exc.fix))
+        return None
+    except Exception as exc:  # a bug in a stage must not take the app down
+        sink.target.post_message(
+            StageCrashed(
+                sink.stage,
+                f"{type(exc).__name__}: {exc}",
+                "this is a bug; the details below help report it. Data already written is kept.",
+                traceback.format_exc(),
+            )
+        )
+        return None
+    if sink.worker is not None and sink.worker.is_cancelled:
+        sink.target.post_message(StageStopped(sink.stage))
+        return None
+    if sink.failure is not None:
+        sink.target.post_message(StageCrashed(sink.stage, sink.failure))
+        return None
+    sink.target.post_message(StageFinished(sink.stage, sink.summary, result))
+    return result

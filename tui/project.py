@@ -1,0 +1,116 @@
+"""The project folder the TUI works in; the CLI reads and writes the same files.
+
+    edgefabric.yaml   the config (ProjectConfig)
+    data/             generated datasets (JSONL of Sample)
+    runs/             training runs (checkpoints, adapters, merged models)
+    exports/          GGUF and ONNX artifacts
+    reports/          evaluation reports
+
+Nothing here is TUI-only state, so quitting and reopening (or switching to the CLI) resumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from edgefabric.config import ProjectConfig, load_config, parse_config, save_config
+from edgefabric.errors import ConfigError
+
+CONFIG_NAME = "edgefabric.yaml"
+FOLDERS = ("data", "runs", "exports", "reports")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A student model the Project screen offers: its label, chat format and base model."""
+
+    key: str
+    label: str
+    family: str
+    base: str
+
+
+TARGETS = (
+    Target("embedded", "Embedded Gemma 3 270M (offline)", "functiongemma", "embedded:gemma3-270m"),
+    Target("functiongemma", "FunctionGemma-270M", "functiongemma", "google/functiongemma-270m-it"),
+    Target("qwen3", "Qwen3-4B", "qwen3", "Qwen/Qwen3-4B"),
+)
+
+
+def target_for(config: ProjectConfig) -> Target | None:
+    for target in TARGETS:
+        if target.base == config.model.base and target.family == config.model.family:
+            return target
+    return None
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def folder(self, name: str) -> Path:
+        return self.root / name
+
+    def create(self, config: ProjectConfig | None = None) -> ProjectConfig:
+        """Write a default config (the embedded, offline setup) and the data folders."""
+        config = config or ProjectConfig(name=safe_project_name(self.root.name))
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name in FOLDERS:
+            self.folder(name).mkdir(exist_ok=True)
+        if not self.exists:
+            save_config(config, self.config_path)
+        return config
+
+    def load(self) -> ProjectConfig:
+        return load_config(self.config_path)
+
+    def save(self, config: ProjectConfig) -> None:
+        for name in FOLDERS:
+            self.folder(name).mkdir(parents=True, exist_ok=True)
+        save_config(config, self.config_path)
+
+    def read_text(self) -> str:
+        return self.config_path.read_text(encoding="utf-8") if self.exists else ""
+
+    def save_text(self, text: str) -> ProjectConfig:
+        """Validate YAML text, then write it as typed (comments kept) through a temporary file."""
+        config = validate_text(text, str(self.config_path))
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.config_path.with_name(CONFIG_NAME + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(self.config_path)
+        for name in FOLDERS:
+            self.folder(name).mkdir(exist_ok=True)
+        return config
+
+    def files(self, folder: str, pattern: str) -> list[Path]:
+        base = self.folder(folder)
+        return sorted(base.rglob(pattern)) if base.exists() else []
+
+
+def validate_text(text: str, source: str = CONFIG_NAME) -> ProjectConfig:
+    """The config in `text`, or a ConfigError listing each problem (same messages as the CLI)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, [f"{where}not valid YAML ({problem})"]) from None
+    return parse_config(data, source)
+
+
+def safe_project_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in name).lstrip("_.-")
+    return cleaned or "edgefabric-project"

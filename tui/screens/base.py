@@ -1,0 +1,233 @@
+"""What every stage screen shares: nav bar, status line, error panel, the stage worker."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.markup import escape
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker
+
+from edgefabric.tui.bridge import (
+    StageBegan,
+    StageCall,
+    StageCrashed,
+    StageFinished,
+    StageItem,
+    StageNote,
+    StageProgress,
+    StageStopped,
+    TextualSink,
+    run_stage,
+)
+from edgefabric.tui.stages import STAGES
+from edgefabric.tui.widgets import ErrorPanel, NavBar, UnavailablePanel
+
+if TYPE_CHECKING:
+    from edgefabric.tui.app import FabricApp
+    from edgefabric.tui.project import Project
+
+
+class FabricScreen(Screen[None]):
+    """A screen of the journey: nav bar on top, footer below, an error panel ready."""
+
+    MODE: ClassVar[str] = ""
+    TITLE_TEXT: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
+    ]
+    # No widget takes the keyboard until the user moves there (tab), so the digit keys
+    # switch screens at once; escape hands the keyboard back from any field.
+    AUTO_FOCUS = None
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape" and self.focused is not None and not isinstance(self, ModalScreen):
+            self.set_focus(None)
+            event.stop()
+
+    @property
+    def fabric(self) -> FabricApp:
+        from edgefabric.tui.app import FabricApp
+
+        assert isinstance(self.app, FabricApp)
+        return self.app
+
+    @property
+    def project(self) -> Project:
+        return self.fabric.project
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar(self.MODE)
+        yield ErrorPanel()
+        with Vertical(id="body"):
+            yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def show_error(self, stage: str, problem: str, fix: str | None = None, details: str = "") -> None:
+        self.query_one(ErrorPanel).show_error(stage, problem, fix, details)
+
+    def action_hide_error(self) -> None:
+        self.query_one(ErrorPanel).hide()
+
+    def copy(self, text: str, what: str) -> None:
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {what} to the clipboard")
+
+
+class StageScreen(FabricScreen):
+    """A screen that runs one stage in a thread worker and renders its events."""
+
+    STAGE: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sink: TextualSink | None = None
+        self.worker: Worker[Any] | None = None
+        self.started_at: float | None = None
+        self.unavailable: str | None = None
+
+    def compose(self) -> ComposeResult:
+        entry = STAGES.get(self.STAGE)
+        self.unavailable = entry.unavailable_reason() if entry else f"no stage named {self.STAGE}"
+        if self.unavailable is None:
+            yield from super().compose()
+            return
+        yield Header()
+        yield NavBar(self.MODE)
+        yield ErrorPanel()
+        with Vertical(id="body"):
+            yield UnavailablePanel(self.TITLE_TEXT, self.unavailable)
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("idle", id="status", classes="status")
+        yield from self.compose_stage()
+
+    def compose_stage(self) -> ComposeResult:
+        yield from ()
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.is_running
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.unavailable is not None and action not in ("hide_error",):
+            return False
+        if action == "cancel":
+            return True if self.running else None
+        return True
+
+    def set_status(self, text: str) -> None:
+        if self.unavailable is None:
+            self.query_one("#status", Static).update(text)
+
+    # Starting and stopping ------------------------------------------------
+
+    def stage_call(self) -> StageCall | None:
+        """The call to run (it receives the sink); None with an error shown if it cannot start."""
+        return None
+
+    def action_start(self) -> None:
+        if self.unavailable is not None:
+            self.notify(self.unavailable, severity="warning")
+            return
+        if self.running:
+            self.notify(f"{self.TITLE_TEXT} is already running", severity="warning")
+            return
+        call = self.stage_call()
+        if call is None:
+            return
+        self.start(call)
+
+    def start(self, call: StageCall) -> None:
+        self.query_one(ErrorPanel).hide()
+        sink = TextualSink(self, self.STAGE)
+        self.sink = sink
+        self.started_at = time.monotonic()
+        self.before_start()
+        self.set_status(f"[b]{self.TITLE_TEXT}[/] running… (c cancels)")
+        self.worker = self.run_worker(
+            lambda: run_stage(sink, call),
+            name=self.STAGE,
+            group=self.STAGE,
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+        self.refresh_bindings()
+
+    def before_start(self) -> None:
+        """Reset the screen's widgets for a fresh run."""
+
+    def action_cancel(self) -> None:
+        if self.worker is not None and self.running:
+            self.worker.cancel()
+            if self.sink is not None:
+                self.sink.unpause()  # a paused stage must wake up to see the cancel
+            self.set_status(f"{self.TITLE_TEXT}: cancelling at the next unit of work…")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at if self.started_at else 0.0
+
+    # Events from the worker -----------------------------------------------
+
+    @on(StageBegan)
+    def _began(self, message: StageBegan) -> None:
+        total = f" ({message.total} units)" if message.total else ""
+        self.set_status(f"[b]{self.TITLE_TEXT}[/] running{total}: {escape(message.detail)}")
+        self.stage_began(message)
+
+    @on(StageProgress)
+    def _progress(self, message: StageProgress) -> None:
+        self.stage_progress(message)
+
+    @on(StageNote)
+    def _note(self, message: StageNote) -> None:
+        self.stage_note(message)
+
+    @on(StageItem)
+    def _item(self, message: StageItem) -> None:
+        self.stage_item(message)
+
+    @on(StageFinished)
+    def _finished(self, message: StageFinished) -> None:
+        self.set_status(f"[b green]{self.TITLE_TEXT} done[/] in {self.elapsed():.1f} s")
+        self.stage_finished(message)
+        self.refresh_bindings()
+
+    @on(StageStopped)
+    def _stopped(self, message: StageStopped) -> None:
+        self.set_status(f"[b yellow]{self.TITLE_TEXT} cancelled[/]; finished work on disk is kept")
+        self.stage_ended()
+        self.refresh_bindings()
+
+    @on(StageCrashed)
+    def _crashed(self, message: StageCrashed) -> None:
+        self.set_status(f"[b red]{self.TITLE_TEXT} failed[/]; the project on disk is intact")
+        self.show_error(self.TITLE_TEXT, message.problem, message.fix, message.details)
+        self.stage_ended()
+        self.refresh_bindings()
+
+    def stage_began(self, message: StageBegan) -> None: ...
+
+    def stage_progress(self, message: StageProgress) -> None: ...
+
+    def stage_note(self, message: StageNote) -> None: ...
+
+    def stage_item(self, message: StageItem) -> None: ...
+
+    def stage_finished(self, message: StageFinished) -> None:
+        self.stage_ended()
+
+    def stage_ended(self) -> None:
+        """Called after the stage ends in any way (done, cancelled, failed)."""

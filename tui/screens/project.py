@@ -1,0 +1,225 @@
+"""Project: open or create a project folder, edit its config with validation inline."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import ClassVar
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, SelectionList, Static, TextArea
+
+from edgefabric.config import ProjectConfig
+from edgefabric.errors import ConfigError
+from edgefabric.tui.project import TARGETS, Project, safe_project_name, target_for, validate_text
+from edgefabric.tui.screens.base import FabricScreen
+
+KNOWN_TOOL_SETS = ("math", "kv")
+
+
+def builtin_tool_sets() -> tuple[str, ...]:
+    """The sandbox's built-in tool sets when it is installed, else the config's defaults."""
+    try:
+        sandbox = importlib.import_module("edgefabric.runtime.sandbox")
+    except ImportError:
+        return KNOWN_TOOL_SETS
+    names = getattr(sandbox, "builtin_tool_set_names", None)
+    return tuple(names()) if callable(names) else KNOWN_TOOL_SETS
+
+
+class ProjectScreen(FabricScreen):
+    MODE = "project"
+    TITLE_TEXT = "Project"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save config", id="project.save"),
+        Binding("ctrl+o", "open", "Open folder", id="project.open"),
+        Binding("ctrl+n", "create", "Create project", id="project.create"),
+        Binding("ctrl+y", "copy_config", "Copy YAML", id="project.copy", show=False),
+        Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="project-columns"):
+            with VerticalScroll(id="project-form"):
+                yield Label("Project folder")
+                yield Input(id="folder", placeholder="/path/to/project")
+                with Horizontal(classes="buttons"):
+                    yield Button("Open", id="open", compact=True)
+                    yield Button("Create", id="create", compact=True, variant="primary")
+                yield Label("Target model")
+                yield Select(((t.label, t.key) for t in TARGETS), id="target", allow_blank=True, compact=True)
+                yield Label("Teacher model")
+                yield Input(id="teacher", placeholder="embedded:smollm2-135m")
+                yield Label("Built-in tool sets")
+                yield SelectionList[str](*((name, name) for name in builtin_tool_sets()), id="toolsets")
+            with Vertical(id="project-config"):
+                yield Static(id="project-state")
+                yield TextArea.code_editor("", language="yaml", id="yaml", soft_wrap=False)
+                yield Static(id="problems")
+
+    def on_mount(self) -> None:
+        self.load_project()
+
+    def load_project(self) -> None:
+        """Show the app's current project: its folder, its config text and form values."""
+        project = self.project
+        self.query_one("#folder", Input).value = str(project.root)
+        state = self.query_one("#project-state", Static)
+        editor = self.query_one("#yaml", TextArea)
+        if project.exists:
+            state.update(f"[b]{escape(str(project.config_path))}[/]  (ctrl+s saves)")
+            editor.load_text(project.read_text())
+        else:
+            state.update(f"[b yellow]No project in {escape(str(project.root))}[/]: press ctrl+n to create one here")
+            editor.load_text(ProjectConfig(name=_name_for(project.root)).to_yaml())
+        self.validate()
+
+    # Validation -------------------------------------------------------------
+
+    def validate(self) -> ProjectConfig | None:
+        text = self.query_one("#yaml", TextArea).text
+        problems = self.query_one("#problems", Static)
+        try:
+            config = validate_text(text)
+        except ConfigError as exc:
+            listed = "\n".join(f"• {escape(line)}" for line in exc.problems)
+            problems.update(f"[b red]{len(exc.problems)} problem(s):[/]\n{listed}")
+            problems.set_class(True, "-invalid")
+            return None
+        problems.update("[green]✓ valid config[/]")
+        problems.set_class(False, "-invalid")
+        self.fill_form(config)
+        return config
+
+    def fill_form(self, config: ProjectConfig) -> None:
+        with self.prevent(Select.Changed, Input.Changed, SelectionList.SelectedChanged):
+            target = target_for(config)
+            select = self.query_one("#target", Select)
+            if target is None:
+                select.clear()
+            elif select.value != target.key:
+                select.value = target.key
+            teacher = self.query_one("#teacher", Input)
+            if teacher.value != config.teacher.model:
+                teacher.value = config.teacher.model
+            tools = self.query_one("#toolsets", SelectionList)
+            if set(tools.selected) != set(config.tools.builtin):
+                tools.deselect_all()
+                for name in config.tools.builtin:
+                    if name in builtin_tool_sets():
+                        tools.select(name)
+
+    @on(TextArea.Changed, "#yaml")
+    def _yaml_changed(self) -> None:
+        self.validate()
+
+    # The form edits the YAML: one source of truth, the text the user sees --------
+
+    def edit_config(self, change: str, value: object) -> None:
+        editor = self.query_one("#yaml", TextArea)
+        try:
+            config = validate_text(editor.text)
+        except ConfigError:
+            self.notify("Fix the config's problems first; the form edits a valid config", severity="warning")
+            return
+        data = config.model_dump(mode="json")
+        section, _, field = change.partition(".")
+        data[section][field] = value
+        try:
+            updated = ProjectConfig.model_validate(data)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        editor.load_text(updated.to_yaml())
+        self.validate()
+
+    @on(Select.Changed, "#target")
+    def _target_changed(self, event: Select.Changed) -> None:
+        target = next((t for t in TARGETS if t.key == event.value), None)
+        if target is None:
+            return
+        editor = self.query_one("#yaml", TextArea)
+        try:
+            config = validate_text(editor.text)
+        except ConfigError:
+            self.notify("Fix the config's problems first; the form edits a valid config", severity="warning")
+            return
+        config.model.family = target.family  # type: ignore[assignment]
+        config.model.base = target.base
+        editor.load_text(config.to_yaml())
+        self.validate()
+
+    @on(Input.Submitted, "#teacher")
+    @on(Input.Blurred, "#teacher")
+    def _teacher_changed(self) -> None:
+        value = self.query_one("#teacher", Input).value.strip()
+        if value and value != self._current_teacher():
+            self.edit_config("teacher.model", value)
+
+    def _current_teacher(self) -> str | None:
+        try:
+            return validate_text(self.query_one("#yaml", TextArea).text).teacher.model
+        except ConfigError:
+            return None
+
+    @on(SelectionList.SelectedChanged, "#toolsets")
+    def _tools_changed(self) -> None:
+        selected = list(self.query_one("#toolsets", SelectionList).selected)
+        self.edit_config("tools.builtin", selected)
+
+    # Actions ------------------------------------------------------------------
+
+    @on(Input.Submitted, "#folder")
+    @on(Button.Pressed, "#open")
+    def action_open(self) -> None:
+        folder = Path(self.query_one("#folder", Input).value.strip() or ".").expanduser().resolve()
+        if folder.exists() and not folder.is_dir():
+            self.show_error(
+                "Project", f"{folder} is a file, not a folder", "type the folder that holds edgefabric.yaml"
+            )
+            return
+        self.fabric.open_project(folder)
+        self.load_project()
+
+    @on(Button.Pressed, "#create")
+    def action_create(self) -> None:
+        folder = Path(self.query_one("#folder", Input).value.strip() or ".").expanduser().resolve()
+        project = Project(folder)
+        if project.exists:
+            self.fabric.open_project(folder)
+            self.load_project()
+            self.notify(f"{project.config_path} already exists; opened it")
+            return
+        try:
+            project.create()
+        except OSError as exc:
+            self.show_error("Project", f"cannot create {folder}: {exc.strerror}", "choose a folder you can write to")
+            return
+        self.fabric.open_project(folder)
+        self.load_project()
+        self.notify(f"Created {project.config_path}")
+
+    def action_save(self) -> None:
+        text = self.query_one("#yaml", TextArea).text
+        try:
+            self.project.save_text(text)
+        except ConfigError as exc:
+            self.validate()
+            self.notify(f"Not saved: {len(exc.problems)} problem(s) in the config", severity="error")
+            return
+        except OSError as exc:
+            self.show_error("Project", f"cannot write {self.project.config_path}: {exc.strerror}", "check permissions")
+            return
+        self.load_project()
+        self.notify(f"Saved {self.project.config_path}")
+
+    def action_copy_config(self) -> None:
+        self.copy(self.query_one("#yaml", TextArea).text, "the config YAML")
+
+
+def _name_for(folder: Path) -> str:
+    return safe_project_name(folder.name)
