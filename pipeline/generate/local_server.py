@@ -1,0 +1,142 @@
+"""The embedded teacher: llama-cpp-python's OpenAI-compatible server on 127.0.0.1, run by us.
+
+A separate process (not llama.cpp in-process) so the event loop never blocks on
+generation and the same litellm code path serves local and hosted teachers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from edgefabric.config import TeacherConfig
+from edgefabric.errors import EdgeFabricError
+from edgefabric.pipeline.generate.teacher import Endpoint, endpoint_for
+
+ALIAS = "teacher"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def is_local_model(spec: str) -> bool:
+    """Whether the teacher is a GGUF we serve ourselves rather than a litellm model."""
+    return spec.startswith("embedded:") or spec.endswith(".gguf")
+
+
+class LocalTeacherServer:
+    """Start, wait for and stop `python -m llama_cpp.server` serving one GGUF."""
+
+    def __init__(self, gguf: Path, *, n_ctx: int = 4096, n_threads: int | None = None, ready_timeout_s: float = 180):
+        self.gguf = gguf
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.ready_timeout_s = ready_timeout_s
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def endpoint(self, label: str) -> Endpoint:
+        return Endpoint(model=f"openai/{ALIAS}", api_base=self.url, api_key="none", label=label)
+
+    def start(self) -> None:
+        self.port = free_port()
+        self._log = tempfile.NamedTemporaryFile(prefix="edgefabric-teacher-", suffix=".log", delete=False)
+        command = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.gguf),
+            "--model_alias",
+            ALIAS,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--n_threads",
+            str(self.n_threads),
+        ]
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self._wait_ready()
+
+    def _log_tail(self) -> str:
+        if self._log is None:
+            return ""
+        return Path(self._log.name).read_text(encoding="utf-8", errors="replace")[-1500:]
+
+    def _wait_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                tail = self._log_tail()
+                self.stop()
+                hint = "install it: pip install 'llama-cpp-python[server]'" if "No module named" in tail else ""
+                raise EdgeFabricError(
+                    f"the local teacher server exited at start (code {self._process.returncode}):\n{tail}",
+                    hint or "check the GGUF file and the server log above",
+                )
+            try:
+                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise EdgeFabricError(
+            f"the local teacher server did not answer within {self.ready_timeout_s:.0f} s",
+            "the machine may be overloaded; try again, or use a hosted teacher (teacher.model)",
+        )
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            Path(self._log.name).unlink(missing_ok=True)
+            self._log = None
+
+    def __enter__(self) -> LocalTeacherServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def serve_teacher(config: TeacherConfig) -> Iterator[Endpoint]:
+    """The teacher's endpoint for the duration of a run; a local GGUF is served meanwhile."""
+    if not is_local_model(config.model):
+        yield endpoint_for(config)
+        return
+    from edgefabric.runtime.models import resolve_gguf
+
+    with LocalTeacherServer(resolve_gguf(config.model)) as server:
+        yield server.endpoint(config.model)

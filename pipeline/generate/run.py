@@ -1,0 +1,378 @@
+"""The generation run: topics, then samples with a global concurrency limit, then splits and card.
+
+Durability: every accepted sample is appended and fsynced the moment it passes
+(edgefabric.dataset.append_samples), every reject likewise to rejects.jsonl.
+Sample ids are a pure function of seed, topic and index (see plan.py), so
+`resume` skips exactly what was written and writes no duplicate, however the
+previous process died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgefabric.config import ProjectConfig
+from edgefabric.dataset import append_samples, read_samples
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import EventSink, ItemDone, Note, Progress, StageDone, StageFailed, StageStarted, ignore_events
+from edgefabric.pipeline.generate.card import build_card, write_card
+from edgefabric.pipeline.generate.conversation import SampleRejected, generate_conversation
+from edgefabric.pipeline.generate.dedup import RequestDeduper
+from edgefabric.pipeline.generate.local_server import serve_teacher
+from edgefabric.pipeline.generate.plan import PlannedSample, plan_samples
+from edgefabric.pipeline.generate.rejects import RETRY_ON_RESUME, Reject, append_reject, read_rejects
+from edgefabric.pipeline.generate.splits import write_splits
+from edgefabric.pipeline.generate.teacher import Endpoint, Teacher, TeacherError
+from edgefabric.pipeline.generate.tool_runner import ToolRunner
+from edgefabric.pipeline.generate.topics import TopicGraph, build_topic_graph
+from edgefabric.pipeline.generate.usage import Usage
+from edgefabric.pipeline.generate.verify import verify
+from edgefabric.schemas import Provenance, Sample, SampleMetadata
+
+STAGE = "generate"
+SAMPLES_FILE = "samples.jsonl"
+REJECTS_FILE = "rejects.jsonl"
+TOPICS_FILE = "topics.json"
+CONFIG_FILE = "run-config.yaml"
+MAX_ATTEMPTS_FACTOR = 5  # stop after this many attempts per wanted sample, whatever the accept rate
+
+
+@dataclass
+class GenerateSummary:
+    out_dir: Path
+    accepted: int
+    rejected: int
+    attempts: int
+    elapsed_s: float
+    splits: dict[str, int] = field(default_factory=dict)
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def tool_sources(config: ProjectConfig) -> list[str]:
+    if config.tools.mcp:
+        raise EdgeFabricError(
+            "generation cannot start MCP servers named in tools.mcp yet",
+            "import the server's tools as a tool-set file and list its path under tools.modules",
+        )
+    return [*config.tools.builtin, *(str(path) for path in config.tools.modules)]
+
+
+def _identity(config: ProjectConfig) -> dict[str, Any]:
+    """The settings that decide which samples a run plans; a resume must not change them."""
+    data = config.model_dump(mode="json")
+    generation = {k: v for k, v in data["generation"].items() if k not in ("num_samples", "splits")}
+    return {
+        "topics": data["topics"],
+        "tools": data["tools"],
+        "generation": generation,
+        "teacher": data["teacher"]["model"],
+    }
+
+
+def _prepare_out_dir(config: ProjectConfig, out_dir: Path, resume: bool) -> None:
+    samples_path = out_dir / SAMPLES_FILE
+    saved = out_dir / CONFIG_FILE
+    has_run = (samples_path.exists() and samples_path.stat().st_size > 0) or (out_dir / REJECTS_FILE).exists()
+    if has_run and not resume:
+        raise EdgeFabricError(
+            f"{out_dir} already holds a generation run",
+            "pass --resume to continue it, or choose another --out folder",
+        )
+    if resume and saved.exists():
+        before = ProjectConfig.model_validate(yaml.safe_load(saved.read_text(encoding="utf-8")))
+        if _identity(before) != _identity(config):
+            raise EdgeFabricError(
+                f"the config differs from the one {out_dir} was generated with (topics, tools, kinds, seed or teacher)",
+                f"resume with the saved config {saved}, or generate into a new --out folder",
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = saved.with_name(saved.name + ".tmp")
+    tmp.write_text(config.to_yaml(), encoding="utf-8")
+    tmp.replace(saved)
+
+
+def generate(
+    config: ProjectConfig,
+    out_dir: Path,
+    *,
+    resume: bool = False,
+    num_samples: int | None = None,
+    on_event: EventSink = ignore_events,
+    endpoint: Endpoint | None = None,
+    backoff_base_s: float = 0.5,
+) -> GenerateSummary:
+    """Generate a dataset into `out_dir` (see the module doc); the embedded teacher is served meanwhile."""
+    _prepare_out_dir(config, out_dir, resume)
+    try:
+        if endpoint is not None:
+            return asyncio.run(_generate(config, out_dir, num_samples, on_event, endpoint, backoff_base_s))
+        with serve_teacher(config.teacher) as served:
+            return asyncio.run(_generate(config, out_dir, num_samples, on_event, served, backoff_base_s))
+    except EdgeFabricError as exc:
+        on_event(StageFailed(STAGE, exc.message))
+        raise
+
+
+def _load_toolbox(sources: list[str]) -> Any:
+    from edgefabric.runtime.sandbox import load_toolbox
+
+    return load_toolbox(sources)
+
+
+async def _topics(config: ProjectConfig, out_dir: Path, teacher: Teacher, on_event: EventSink) -> TopicGraph:
+    path = out_dir / TOPICS_FILE
+    if path.exists():
+        graph = TopicGraph.load(path)
+        if graph.matches(config.topics):
+            on_event(Note("topics", f"reusing {path} ({len(graph.nodes)} topics)"))
+            return graph
+        on_event(Note("topics", f"{path} was built from other topic settings; rebuilding it"))
+    graph = await build_topic_graph(teacher, config.topics, on_event=on_event)
+    graph.save(path)
+    return graph
+
+
+async def _generate(
+    config: ProjectConfig,
+    out_dir: Path,
+    num_samples: int | None,
+    on_event: EventSink,
+    endpoint: Endpoint,
+    backoff_base_s: float,
+) -> GenerateSummary:
+    started = time.monotonic()
+    gen = config.generation
+    target = num_samples or gen.num_samples
+    sources = tool_sources(config)
+    box = _load_toolbox(sources)
+    tools = list(box.specs)
+    scenarios = list(box.scenarios())
+    teacher = Teacher(config.teacher, endpoint, backoff_base_s=backoff_base_s)
+    graph = await _topics(config, out_dir, teacher, on_event)
+
+    samples_path = out_dir / SAMPLES_FILE
+    rejects_path = out_dir / REJECTS_FILE
+    existing = read_samples(samples_path, strict=False).samples if samples_path.exists() else []
+    accepted_ids = {s.id for s in existing}
+    rejected_ids = {r.id for r in read_rejects(rejects_path) if r.stage != RETRY_ON_RESUME} - accepted_ids
+    deduper = RequestDeduper(config.topics.similarity_threshold, existing)
+    accepted, rejected_now, accepted_now = len(accepted_ids), 0, 0
+    max_index = target * MAX_ATTEMPTS_FACTOR
+    on_event(
+        StageStarted(
+            STAGE,
+            total=target,
+            detail=f"{target} samples ({accepted} already written) with {teacher.endpoint.label}, "
+            f"tools {', '.join(sorted(t.name for t in tools))}",
+        )
+    )
+    runner = ToolRunner(box)
+
+    async def make(planned: PlannedSample) -> tuple[PlannedSample, Sample | None, Reject | None]:
+        usage = Usage()
+        scenario = scenarios[planned.index % len(scenarios)] if scenarios else None
+        messages: list[Any] = []
+        try:
+            conversation = await generate_conversation(
+                teacher,
+                runner,
+                tools,
+                planned,
+                scenario=scenario,
+                max_steps=gen.max_steps,
+                usage=usage,
+                is_duplicate=deduper.twin,
+            )
+            messages = [m.to_openai() for m in conversation.messages]
+            try:
+                outcome = await verify(
+                    planned.kind,
+                    conversation,
+                    tools,
+                    family=config.model.family,
+                    teacher=teacher if gen.semantic_check else None,
+                    usage=usage,
+                )
+            except TeacherError as exc:
+                raise SampleRejected("teacher", exc.problem, conversation.messages) from None
+            if outcome.failed is not None:
+                raise SampleRejected(outcome.failed.stage, outcome.failed.detail, conversation.messages)
+            extra = {
+                "index": planned.index,
+                "usage": usage.as_dict(),
+                "scenario": planned.index % len(scenarios) if scenarios else None,
+                "executions": [
+                    {"tool": e.call.name, "ok": e.ok, "error_kind": e.error_kind, "elapsed_ms": round(e.elapsed_ms, 3)}
+                    for e in conversation.executions
+                ],
+            }
+            sample = Sample(
+                id=planned.id,
+                messages=conversation.messages,
+                tools=tools,
+                topic_path=planned.topic.path,
+                metadata=SampleMetadata(
+                    kind=planned.kind,
+                    provenance=Provenance(teacher=teacher.endpoint.label, tool_set=",".join(sources), seed=gen.seed),
+                    verification=outcome.verifications,
+                    extra=extra,
+                ),
+            )
+            return planned, sample, None
+        except SampleRejected as exc:
+            messages = messages or [m.to_openai() for m in exc.messages]
+            stage, reason = exc.stage, exc.reason
+        except ValueError as exc:  # a Sample that does not validate
+            stage, reason = "format", str(exc).splitlines()[0]
+        reject = Reject(
+            id=planned.id,
+            index=planned.index,
+            kind=planned.kind,
+            topic_path=planned.topic.path,
+            stage=stage,
+            reason=reason,
+            messages=messages,
+            usage=usage.as_dict(),
+        )
+        return planned, None, reject
+
+    plan = plan_samples(graph, gen.kinds, gen.seed)
+    in_flight: set[asyncio.Task[tuple[PlannedSample, Sample | None, Reject | None]]] = set()
+    attempts = 0
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and accepted + len(in_flight) < target and len(in_flight) < config.teacher.concurrency:
+                planned = next(plan)
+                if planned.index >= max_index:
+                    exhausted = True
+                    break
+                if planned.id in accepted_ids or planned.id in rejected_ids:
+                    continue
+                in_flight.add(asyncio.create_task(make(planned)))
+            if not in_flight:
+                break
+            finished, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                planned, sample, reject = task.result()
+                attempts += 1
+                if sample is not None:
+                    twin = deduper.twin(next(m.content or "" for m in sample.messages if m.role == "user"))
+                    if twin is not None:  # another task accepted a near-twin while this one ran
+                        reject = Reject(
+                            id=sample.id,
+                            index=planned.index,
+                            kind=planned.kind,
+                            topic_path=sample.topic_path,
+                            stage="dedup",
+                            reason=f"the user request nearly repeats sample {twin}",
+                            messages=[m.to_openai() for m in sample.messages],
+                            usage=sample.metadata.extra.get("usage", {}),
+                        )
+                        sample = None
+                if sample is not None and accepted < target:
+                    append_samples(samples_path, [sample])
+                    deduper.add(sample)
+                    accepted_ids.add(sample.id)
+                    accepted += 1
+                    accepted_now += 1
+                    on_event(ItemDone(STAGE, "sample", {"id": sample.id, "kind": planned.kind, "accepted": True}))
+                elif reject is not None:
+                    append_reject(rejects_path, reject)
+                    rejected_ids.add(reject.id)
+                    rejected_now += 1
+                    on_event(
+                        ItemDone(
+                            STAGE,
+                            "sample",
+                            {
+                                "id": reject.id,
+                                "kind": planned.kind,
+                                "accepted": False,
+                                "stage": reject.stage,
+                                "reason": reject.reason,
+                            },
+                        )
+                    )
+                on_event(_progress(accepted, target, accepted_now, rejected_now, time.monotonic() - started))
+    finally:
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        runner.close()
+    if exhausted and accepted < target:
+        on_event(
+            Note(
+                STAGE,
+                f"stopped after {max_index} planned samples with {accepted} accepted; "
+                "the teacher's replies are often rejected (see rejects.jsonl)",
+                level="warning",
+            )
+        )
+    summary = _finish(config, out_dir, graph, teacher, sources, started, attempts)
+    on_event(
+        StageDone(
+            STAGE,
+            {
+                "accepted": summary.accepted,
+                "rejected": summary.rejected,
+                "splits": summary.splits,
+                "out_dir": str(out_dir),
+            },
+        )
+    )
+    return summary
+
+
+def _progress(accepted: int, target: int, accepted_now: int, rejected_now: int, elapsed: float) -> Progress:
+    attempts = accepted_now + rejected_now
+    per_min = accepted_now / elapsed * 60 if elapsed > 0 else 0.0
+    remaining = max(0, target - accepted)
+    metrics = {
+        "accepted": float(accepted),
+        "rejected": float(rejected_now),
+        "accept_rate": accepted_now / attempts if attempts else 0.0,
+        "samples_per_min": per_min,
+    }
+    if per_min > 0:
+        metrics["eta_s"] = remaining / per_min * 60
+    return Progress(STAGE, done=accepted, total=target, metrics=metrics)
+
+
+def _finish(
+    config: ProjectConfig,
+    out_dir: Path,
+    graph: TopicGraph,
+    teacher: Teacher,
+    sources: list[str],
+    started: float,
+    attempts: int,
+) -> GenerateSummary:
+    samples = read_samples(out_dir / SAMPLES_FILE, strict=False).samples if (out_dir / SAMPLES_FILE).exists() else []
+    rejects = read_rejects(out_dir / REJECTS_FILE)
+    splits = write_splits(samples, out_dir, config.generation.splits, config.generation.seed)
+    card = build_card(
+        samples,
+        rejects,
+        graph,
+        teacher=teacher.endpoint.label or teacher.endpoint.model,
+        tool_sets=sources,
+        split_counts=splits,
+        semantic_check=config.generation.semantic_check,
+    )
+    write_card(card, out_dir)
+    return GenerateSummary(
+        out_dir=out_dir,
+        accepted=len(samples),
+        rejected=card["rejected"],
+        attempts=attempts,
+        elapsed_s=time.monotonic() - started,
+        splits=splits,
+        card=card,
+    )

@@ -1,0 +1,58 @@
+"""Structured teacher replies: find the JSON in a reply and validate it again.
+
+Grammar-constrained decoding is not trusted: llama.cpp ignores numeric
+minimum/maximum, hosted models ignore schemas they do not support, and replies
+get truncated at max_tokens. So every reply is parsed and re-validated here with
+jsonschema and then pydantic, and the problem is reported in words the teacher
+can act on when it is asked again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import jsonschema
+from pydantic import BaseModel, ValidationError
+
+from edgefabric.errors import EdgeFabricError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_DECODER = json.JSONDecoder()
+
+
+class StructuredReplyError(EdgeFabricError):
+    """The teacher's reply is not the JSON asked for, after every allowed try."""
+
+    def __init__(self, problem: str, reply: str) -> None:
+        self.reply = reply
+        super().__init__(problem, "use a stronger teacher, raise teacher.max_tokens, or lower the temperature")
+
+
+def extract_json(text: str) -> Any:
+    """The first JSON object in `text` (models wrap JSON in prose or ``` fences)."""
+    start = text.find("{")
+    while start >= 0:
+        try:
+            value, _ = _DECODER.raw_decode(text, start)
+        except json.JSONDecodeError:
+            start = text.find("{", start + 1)
+            continue
+        return value
+    raise ValueError("the reply holds no complete JSON object" + (" (it looks cut off)" if "{" in text else ""))
+
+
+def validate_reply(text: str, schema: dict[str, Any], model: type[ModelT]) -> ModelT:
+    """Parse and check a reply; raises ValueError with a readable reason."""
+    value = extract_json(text)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise ValueError(f"the JSON does not match the schema at {where}: {first.message}")
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        first_error = exc.errors()[0]
+        where = ".".join(str(p) for p in first_error["loc"]) or "(top level)"
+        raise ValueError(f"the JSON is invalid at {where}: {first_error['msg']}") from None
