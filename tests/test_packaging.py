@@ -47,3 +47,36 @@ def test_import_contracts_hold() -> None:
     result = subprocess.run([executable], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_a_normal_wheel_holds_only_the_edgefabric_package(tmp_path: Path) -> None:
+    import zipfile
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = tmp_path.glob("edgefabric-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    assert tops == {"edgefabric", next(t for t in tops if t.endswith(".dist-info"))}
+    for module in (
+        "edgefabric/cli/__init__.py",
+        "edgefabric/runtime/formats/functiongemma.py",
+        "edgefabric/tui/app.py",
+    ):
+        assert module in names
+    assert "edgefabric/py.typed" in names
