@@ -52,6 +52,12 @@ def test_import_contracts_hold() -> None:
 def test_a_normal_wheel_holds_only_the_edgefabric_package(tmp_path: Path) -> None:
     import zipfile
 
+    # Build from a copy: an in-place build would write build/lib beside the editable link tree.
+    source = tmp_path / "src"
+    for folder in ("core", "tui", "pipeline", "export", "runtime"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run(
         [
             sys.executable,
@@ -63,7 +69,7 @@ def test_a_normal_wheel_holds_only_the_edgefabric_package(tmp_path: Path) -> Non
             "-q",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
