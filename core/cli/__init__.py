@@ -10,6 +10,7 @@ from rich.console import Console
 
 from edgefabric import __version__
 from edgefabric.cli import config_cmd, data_cmd
+from edgefabric.cli import generate_cmd  # data generation
 from edgefabric.errors import EdgeFabricError
 
 app = typer.Typer(
@@ -21,6 +22,8 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
+app.command("generate")(generate_cmd.generate)
+app.add_typer(generate_cmd.topics_app, name="topics")
 
 
 @app.command()

@@ -1,0 +1,121 @@
+"""`edgefabric generate` and `edgefabric topics`: make a dataset, inspect its topic graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from edgefabric.config import load_config
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import Progress as ProgressEvent
+
+topics_app = typer.Typer(help="Inspect topic graphs made by `edgefabric generate`.", no_args_is_help=True)
+
+
+class _ProgressView:
+    """Renders the generation events: one bar per stage, notes and rejects as lines above it."""
+
+    def __init__(self, console: Console, progress: Progress) -> None:
+        self.console = console
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StageStarted):
+            self.console.print(f"[bold]{event.stage}[/]: {event.detail}", highlight=False)
+            self.tasks[event.stage] = self.progress.add_task(event.stage, total=event.total, stats="")
+        elif isinstance(event, ProgressEvent) and event.stage in self.tasks:
+            m = event.metrics
+            stats = ""
+            if "accept_rate" in m:
+                eta = f", ETA {m['eta_s'] / 60:.1f} min" if "eta_s" in m else ""
+                stats = f"accept {m['accept_rate']:.0%}, {m['samples_per_min']:.1f}/min{eta}"
+            self.progress.update(self.tasks[event.stage], completed=event.done, total=event.total, stats=stats)
+        elif isinstance(event, ItemDone) and not event.payload.get("accepted", True):
+            self.console.print(
+                f"[yellow]rejected[/] {event.payload.get('kind')}: {event.payload.get('stage')}: "
+                f"{str(event.payload.get('reason'))[:160]}",
+                highlight=False,
+                markup=True,
+            )
+        elif isinstance(event, Note):
+            colour = "yellow" if event.level == "warning" else "dim"
+            self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)
+        elif isinstance(event, StageDone) and event.stage in self.tasks:
+            self.progress.update(self.tasks[event.stage], completed=self.progress.tasks[self.tasks[event.stage]].total)
+        elif isinstance(event, StageFailed):
+            self.console.print(f"[red]{event.stage} failed[/]", highlight=False)
+
+
+def generate(
+    config_path: Path = typer.Argument(..., metavar="CONFIG", help="The project YAML file."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: datasets/<project name>)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue a run in --out; nothing written is lost or repeated."
+    ),
+    num_samples: int | None = typer.Option(None, "--num-samples", min=1, help="Override generation.num_samples."),
+) -> None:
+    """Generate a verified tool-calling dataset: topics, real tool execution, splits and a card."""
+    from edgefabric.pipeline.generate.run import generate as run_generation
+
+    config = load_config(config_path)
+    out_dir = out or Path("datasets") / config.name
+    console = Console()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        summary = run_generation(
+            config, out_dir, resume=resume, num_samples=num_samples, on_event=_ProgressView(console, progress)
+        )
+    card = summary.card
+    console.print(
+        f"[green]done:[/] {summary.accepted} accepted, {summary.rejected} rejected in {summary.elapsed_s:.0f} s; "
+        f"splits {', '.join(f'{k} {v}' for k, v in summary.splits.items())}; "
+        f"teacher calls {card['usage']['calls']}, tokens {card['usage']['prompt_tokens'] + card['usage']['completion_tokens']}",
+        highlight=False,
+    )
+    console.print(
+        f"dataset in {out_dir} (samples.jsonl, train/val/test.jsonl, rejects.jsonl, card.md)", highlight=False
+    )
+
+
+@topics_app.command("show")
+def show(
+    path: Path = typer.Argument(..., help="A topics.json written by `edgefabric generate`."),
+    mermaid: bool = typer.Option(False, "--mermaid", help="Print the graph as a Mermaid diagram."),
+    dot: bool = typer.Option(False, "--dot", help="Print the graph in Graphviz DOT."),
+) -> None:
+    """Print a topic graph as an indented tree (or as Mermaid / DOT)."""
+    from edgefabric.pipeline.generate.topics import TopicGraph
+
+    if mermaid and dot:
+        raise EdgeFabricError("--mermaid and --dot are exclusive", "pass one of them, or neither for a tree")
+    graph = TopicGraph.load(path)
+    if mermaid:
+        typer.echo(graph.to_mermaid(), nl=False)
+        return
+    if dot:
+        typer.echo(graph.to_dot(), nl=False)
+        return
+    console = Console()
+    for node in graph.nodes:
+        extra_parents = [s for s, t in graph.edges if t == node.id and s != node.parent]
+        links = (
+            f"  [dim](also under {', '.join(graph.nodes[s].title for s in extra_parents)})[/]" if extra_parents else ""
+        )
+        console.print(f"{'  ' * node.depth}{node.id}. {node.title}{links}", highlight=False)
+    console.print(
+        f"{len(graph.nodes)} topics, {len(graph.leaves())} leaves, {len(graph.edges)} edges, "
+        f"{graph.merged} near-duplicates merged; built with {graph.usage.get('calls', '?')} of "
+        f"at most {graph.planned_calls} teacher calls",
+        highlight=False,
+    )
