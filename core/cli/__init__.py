@@ -10,6 +10,7 @@ from rich.console import Console
 
 from edgefabric import __version__
 from edgefabric.cli import config_cmd, data_cmd
+from edgefabric.cli import chat_cmd, eval_cmd, serve_cmd  # runtime and evaluation
 from edgefabric.cli import generate_cmd  # data generation
 from edgefabric.errors import EdgeFabricError
 
@@ -24,6 +25,10 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.command("generate")(generate_cmd.generate)
 app.add_typer(generate_cmd.topics_app, name="topics")
+app.add_typer(eval_cmd.app, name="eval")
+app.command("improve")(eval_cmd.improve)
+app.command("chat")(chat_cmd.chat)
+app.command("serve")(serve_cmd.serve)
 
 
 @app.command()

@@ -62,7 +62,8 @@ def render_report(report: EvalReport, worst_n: int = 3) -> Group:
         head.add_row(name, _fmt(value))
     head.add_row(Text("overall", style="bold"), Text(_fmt(report.overall), style="bold"))
     for name, value in report.performance.items():
-        head.add_row(name, f"{_fmt(value, percent=False)} {_PERF_UNITS.get(name, '')}".strip())
+        unit = _PERF_UNITS.get(name, "") if value is not None else ""
+        head.add_row(name, f"{_fmt(value, percent=False)} {unit}".strip())
     parts: list[Table | Text] = [head, Text(report.formula, style="dim")]
     for title, groups in (("per kind", report.per_kind), ("per tool", report.per_tool)):
         if not groups:

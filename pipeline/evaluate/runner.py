@@ -123,7 +123,7 @@ class Evaluator:
         )
         if not self._runnable(case):
             return score_case(case, agent.run(case.messages), None)
-        with self.toolbox.session(scenario=case.scenario) as session:
+        with self.toolbox.session(scenario=self._scenario(case)) as session:
             result = agent.run(case.messages, session)
             final_state = session.state()
         task_ok = None
@@ -134,9 +134,16 @@ class Evaluator:
             score.problems.append("the final sandbox state differs from the reference state")
         return score
 
+    def _scenario(self, case: EvalCase) -> Any:
+        # Generated samples name their seed state by index into the tool sets' scenarios.
+        if isinstance(case.scenario, int) and not isinstance(case.scenario, bool):
+            scenarios = list(self.toolbox.scenarios())
+            return scenarios[case.scenario] if 0 <= case.scenario < len(scenarios) else None
+        return case.scenario
+
     def reference_state(self, case: EvalCase) -> Any:
         """Replay the reference calls in a fresh session: the state the task should end in."""
-        with self.toolbox.session(scenario=case.scenario) as session:
+        with self.toolbox.session(scenario=self._scenario(case)) as session:
             for call in case.reference_calls:
                 session.call(call.name, call.arguments)
             return session.state()

@@ -34,6 +34,14 @@ def detect_backend(model: str) -> str:
     )
 
 
+def guess_family(model: str) -> str:
+    """The chat format a model most likely speaks: ChatML/Hermes (qwen3) for Qwen and SmolLM, else FunctionGemma."""
+    lowered = model.lower()
+    if any(word in lowered for word in ("qwen", "smollm", "hermes", "chatml")):
+        return "qwen3"
+    return "functiongemma"
+
+
 def load_backend(model: str, *, backend: str = "auto", profile: DeviceProfile | str = "laptop") -> Backend:
     """Load `model` with the named engine (or the one its files call for) under a device profile."""
     chosen = detect_backend(model) if backend == "auto" else backend
@@ -58,4 +66,13 @@ def load_backend(model: str, *, backend: str = "auto", profile: DeviceProfile | 
     raise EdgeFabricError(f"unknown backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Backend", "Generation", "GenerationStats", "StopScanner", "detect_backend", "load_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Generation",
+    "GenerationStats",
+    "StopScanner",
+    "detect_backend",
+    "guess_family",
+    "load_backend",
+]

@@ -1,0 +1,113 @@
+"""`edgefabric chat MODEL --tools SET`: talk to a model in the terminal; its tool calls run in the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from edgefabric.errors import EdgeFabricError
+
+CONSTRAIN_HELP = "Constrained decoding of calls (llama.cpp grammar): off, auto (call or answer), required."
+
+
+def load_tools(sets: Sequence[str]) -> Any:
+    """The sandbox toolbox for the named sets (built-in names, .py modules, MCP .json files)."""
+    from edgefabric.runtime.sandbox import load_toolbox
+
+    return load_toolbox(list(sets))
+
+
+def check_choice(value: str, allowed: Sequence[str], option: str) -> str:
+    if value not in allowed:
+        raise EdgeFabricError(f"{option} {value!r} is not known", f"use one of: {', '.join(allowed)}")
+    return value
+
+
+def chat(
+    model: str = typer.Argument(
+        ..., help="A .gguf file, an ONNX or HF folder, or embedded:smollm2-135m / embedded:gemma3-270m."
+    ),
+    tools: list[str] = typer.Option(["math", "kv"], "--tools", "-t", help="Tool sets (repeatable)."),
+    family: str | None = typer.Option(None, help="Chat format: functiongemma or qwen3 (guessed from the model name)."),
+    backend: str = typer.Option("auto", help="auto, llama.cpp, onnxruntime-genai or transformers."),
+    profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
+    constrained: str = typer.Option("off", help=CONSTRAIN_HELP),
+    max_steps: int = typer.Option(4, min=1, max=16, help="Model steps per user turn."),
+    message: list[str] = typer.Option([], "--message", "-m", help="Send this and exit (repeatable); no prompt."),
+    system: str | None = typer.Option(None, help="A system prompt."),
+) -> None:
+    """Chat with a model; tool calls are shown as they execute in the sandbox."""
+    from edgefabric.runtime.agent import Agent, ExecutedCall
+    from edgefabric.runtime.backends import guess_family, load_backend
+    from edgefabric.runtime.profiles import get_profile
+    from edgefabric.schemas import Message
+
+    console = Console()
+    check_choice(constrained, ("off", "auto", "required"), "--constrained")
+    fam = family or guess_family(model)
+    prof = get_profile(profile)
+    box = load_tools(tools)
+    with console.status(f"loading {model}"):
+        engine = load_backend(model, backend=backend, profile=prof)
+
+    def on_text(piece: str) -> None:
+        console.print(escape(piece), end="", style="cyan", highlight=False)
+
+    def on_call(executed: ExecutedCall) -> None:
+        status = "[green]ok[/]" if executed.ok else f"[red]{executed.error_kind or 'failed'}[/]"
+        console.print(
+            f"\n[bold]tool[/] {escape(executed.call.name)}({escape(str(executed.call.arguments))}) -> {status} "
+            f"{escape(executed.content[:300])}",
+            highlight=False,
+        )
+
+    agent = Agent(
+        engine,
+        fam,
+        box.specs,
+        max_steps=max_steps,
+        max_tokens=prof.max_tokens,
+        constrain=constrained,  # type: ignore[arg-type]
+        on_text=on_text,
+        on_call=on_call,
+    )
+    console.print(
+        f"[dim]{model} ({engine.name}, {fam}, {prof.name}); tools: {', '.join(s.name for s in box.specs)}[/]",
+        highlight=False,
+    )
+    history: list[Message] = [Message(role="system", content=system)] if system else []
+    queued = list(message)
+    with box.session() as session:
+        while True:
+            if message:
+                if not queued:
+                    break
+                text = queued.pop(0)
+                console.print(f"[bold]you>[/] {escape(text)}", highlight=False)
+            else:
+                try:
+                    text = console.input("[bold]you>[/] ")
+                except (EOFError, KeyboardInterrupt):
+                    break
+                if text.strip() in ("/exit", "/quit"):
+                    break
+                if not text.strip():
+                    continue
+            history.append(Message(role="user", content=text))
+            console.print("[bold]model>[/] ", end="")
+            result = agent.run(history, session)
+            history = result.messages
+            console.print()
+            for failure in result.failures:
+                console.print(f"[yellow]{failure.kind}:[/] {escape(failure.reason)}", highlight=False)
+            if result.final_text:
+                console.print(f"[bold]answer:[/] {escape(result.final_text)}", highlight=False)
+            console.print(
+                f"[dim]{result.completion_tokens} tokens in {result.total_s:.2f} s, stop: {result.stop_reason}[/]",
+                highlight=False,
+            )
+    engine.close()

@@ -1,0 +1,164 @@
+"""`edgefabric eval`: value-level tool-calling metrics; `eval compare`; `improve` from a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
+
+from edgefabric.cli.chat_cmd import CONSTRAIN_HELP, check_choice, load_tools
+from edgefabric.errors import EdgeFabricError
+
+
+class _RunByDefault(TyperGroup):
+    """`edgefabric eval MODEL ...` runs an eval; `edgefabric eval compare ...` compares reports."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer vendors click's Context
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_RunByDefault, help="Evaluate models (edgefabric eval MODEL ...; eval compare A.json B.json).")
+
+
+@app.command("run")
+def run(
+    model: str = typer.Argument(..., help="A .gguf file, an ONNX or HF folder, or an embedded model."),
+    samples: list[Path] = typer.Option([], "--samples", "-s", help="Held-out Sample JSONL (repeatable)."),
+    bfcl: list[Path] = typer.Option([], "--bfcl", help="BFCL question file; answers from possible_answer/ beside it."),
+    answers: Path | None = typer.Option(None, help="BFCL possible-answer file (for a single --bfcl)."),
+    tools: list[str] = typer.Option([], "--tools", "-t", help="Tool sets to execute calls in the sandbox."),
+    family: str | None = typer.Option(None, help="Chat format: functiongemma or qwen3 (guessed from the name)."),
+    backend: str = typer.Option("auto", help="auto, llama.cpp, onnxruntime-genai or transformers."),
+    profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
+    constrained: str = typer.Option("off", help=CONSTRAIN_HELP),
+    max_samples: int | None = typer.Option(None, min=1, help="Evaluate at most this many cases per source."),
+    max_steps: int = typer.Option(4, min=1, max=16),
+    max_tokens: int | None = typer.Option(None, min=1, help="Tokens per step (default: the profile's)."),
+    out: Path = typer.Option(Path("eval-report.json"), "--out", "-o", help="Where to write the JSON report."),
+) -> None:
+    """Run MODEL on held-out samples and/or BFCL-layout files and print every metric."""
+    from edgefabric.pipeline.evaluate import Evaluator, load_bfcl_cases, load_sample_cases
+    from edgefabric.pipeline.evaluate.report import print_report, save_report
+    from edgefabric.runtime.backends import guess_family, load_backend
+    from edgefabric.runtime.profiles import get_profile
+
+    if not samples and not bfcl:
+        raise EdgeFabricError("nothing to evaluate", "pass --samples test.jsonl and/or --bfcl questions.json")
+    if answers is not None and len(bfcl) != 1:
+        raise EdgeFabricError("--answers goes with exactly one --bfcl file", "pass one --bfcl, or drop --answers")
+    check_choice(constrained, ("off", "auto", "required"), "--constrained")
+    console = Console()
+    prof = get_profile(profile)
+    cases = [c for path in samples for c in load_sample_cases(path, max_samples)]
+    cases += [c for path in bfcl for c in load_bfcl_cases(path, answers, max_samples)]
+    box = load_tools(tools) if tools else None
+    with console.status(f"loading {model}"):
+        engine = load_backend(model, backend=backend, profile=prof)
+    evaluator = Evaluator(
+        engine,
+        family or guess_family(model),
+        toolbox=box,
+        max_steps=max_steps,
+        max_tokens=max_tokens or prof.max_tokens,
+        constrain=constrained,  # type: ignore[arg-type]
+    )
+    with Progress(
+        TextColumn("eval"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("eval", total=len(cases), rate="")
+
+        def on_event(event: Any) -> None:
+            from edgefabric.events import Progress as ProgressEvent
+
+            if isinstance(event, ProgressEvent):
+                rate = event.metrics.get("pass_rate")
+                bar.update(task, completed=event.done, rate=f"pass {rate:.0%}" if rate is not None else "")
+
+        report = evaluator.run(
+            cases,
+            model=model,
+            profile=prof.name,
+            tool_sets=tools,
+            sources=[str(p) for p in [*samples, *bfcl]],
+            on_event=on_event,
+        )
+    engine.close()
+    save_report(report, out)
+    print_report(report, console)
+    console.print(f"report: {out}", highlight=False)
+
+
+@app.command("compare")
+def compare(
+    reports: list[Path] = typer.Argument(..., help="Eval report JSON files (base, fine-tuned, each quant...)."),
+) -> None:
+    """Show several eval reports side by side."""
+    from edgefabric.pipeline.evaluate.report import compare_table, load_report
+
+    if len(reports) < 2:
+        raise EdgeFabricError("compare needs at least two reports", "pass two or more eval report files")
+    loaded = [(path.stem, load_report(path)) for path in reports]
+    Console().print(compare_table(loaded))
+
+
+def improve(
+    run_path: Path = typer.Argument(
+        ..., metavar="RUN", help="An eval report JSON, or a folder holding eval-report.json."
+    ),
+    num_samples: int = typer.Option(50, min=1, help="How many new samples the next round should generate."),
+    config_out: Path | None = typer.Option(None, "--config-out", help="Write the next round's project config here."),
+    config: Path | None = typer.Option(None, "--config", help="The project config to start from."),
+) -> None:
+    """Find the weakest tools/kinds in an eval report and plan the next data round (recorded per round)."""
+    from rich.table import Table
+
+    from edgefabric.config import ProjectConfig, load_config, save_config
+    from edgefabric.pipeline.evaluate.improve import load_rounds, plan_from_report, record_round
+    from edgefabric.pipeline.evaluate.report import load_report
+
+    report_path = run_path / "eval-report.json" if run_path.is_dir() else run_path
+    report = load_report(report_path)
+    plan = plan_from_report(report, str(report_path), num_samples=num_samples)
+    project = load_config(config) if config else ProjectConfig()
+    project.generation.kinds = {k: w for k, w in plan.kind_weights.items() if w > 0}
+    project.generation.num_samples = num_samples
+    target = config_out or report_path.parent / "improve-config.yaml"
+    save_config(project, target)
+    import importlib.util
+
+    have_train = importlib.util.find_spec("edgefabric.pipeline.train") is not None
+    left = ["generate (edgefabric generate --config " + str(target) + ")", "train", "export", "eval"]
+    entry = record_round(report_path.parent, report, report_path, plan, stages_left=left)
+    console = Console()
+    table = Table(title=f"improve: round {entry.round} from {report_path.name} (overall {report.overall or 0:.1%})")
+    table.add_column("weakest")
+    table.add_column("n", justify="right")
+    table.add_column("pass rate", justify="right")
+    for weak in plan.weakest_kinds:
+        table.add_row(f"kind {weak.name}", str(weak.n), f"{weak.pass_rate:.0%}")
+    for weak in plan.weakest_tools:
+        table.add_row(f"tool {weak.name}", str(weak.n), f"{weak.pass_rate:.0%}")
+    console.print(table)
+    console.print("next round's kind weights: " + ", ".join(f"{k} {w:.2f}" for k, w in plan.kind_weights.items()))
+    if plan.tool_weights:
+        console.print("tool focus: " + ", ".join(f"{k} {w:.2f}" for k, w in plan.tool_weights.items()))
+    console.print(f"config for the next round: {target}", highlight=False)
+    rounds = load_rounds(report_path.parent)
+    console.print("rounds so far: " + ", ".join(f"#{r.round} {r.overall or 0:.1%}" for r in rounds))
+    if not have_train:
+        console.print(
+            "[yellow]the training stage is not available yet: run generate, train, export and eval "
+            "by hand with the config above, then `edgefabric improve` on the new report[/]"
+        )

@@ -1,0 +1,230 @@
+"""An OpenAI-compatible `/v1/chat/completions` (with `tools`, plain and streaming) for a local model.
+
+As in OpenAI's API the client runs the tools: a reply carries `tool_calls`, the client
+sends their results back as `tool` messages. Output the format parser cannot read
+comes back as plain content with `edgefabric.malformed: true` and the parse errors,
+never as a server error. One generation runs at a time (llama.cpp contexts are not
+thread-safe); it runs in a worker thread so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from edgefabric.errors import EdgeFabricError
+from edgefabric.runtime.agent import Agent, AgentResult, Constrain
+from edgefabric.runtime.backends.base import Backend, StopScanner
+from edgefabric.schemas import Message, ToolSpec
+
+DEFAULT_MAX_TOKENS = 512
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+
+
+def _message(raw: Any) -> Message:
+    """An OpenAI message dict; content given as a list of parts is joined to text."""
+    if not isinstance(raw, dict):
+        raise ValueError("each message must be an object")
+    data = dict(raw)
+    if isinstance(data.get("content"), list):
+        data["content"] = "".join(p.get("text", "") for p in data["content"] if isinstance(p, dict))
+    data = {k: v for k, v in data.items() if k in Message.model_fields}
+    if data.get("role") == "tool" and not data.get("name"):
+        data["name"] = "tool"  # OpenAI clients often omit it; the formats need some name
+    return Message.model_validate(data)
+
+
+class ChatServer:
+    def __init__(self, backend: Backend, family: str, tools: Sequence[ToolSpec], model_name: str) -> None:
+        self.backend = backend
+        self.family = family
+        self.tools = list(tools)
+        self.model_name = model_name
+        self._lock = threading.Lock()
+
+    def _request(self, body: Any) -> tuple[list[Message], list[ToolSpec], int, Constrain, bool]:
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise ValueError("the body needs a non-empty 'messages' list")
+        messages = [_message(m) for m in body["messages"]]
+        tools = [ToolSpec.model_validate(t) for t in body["tools"]] if body.get("tools") else self.tools
+        if body.get("tool_choice") == "none":
+            tools = []
+        max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS)
+        if max_tokens <= 0:
+            raise ValueError("max_tokens must be positive")
+        constrain: Constrain = "off"
+        if body.get("tool_choice") == "required" and tools and self.backend.name == "llama.cpp":
+            constrain = "required"  # a grammar makes the call well-formed, as the client demanded one
+        return messages, tools, max_tokens, constrain, bool(body.get("stream"))
+
+    def _run(
+        self, messages: list[Message], tools: list[ToolSpec], max_tokens: int, constrain: Constrain, on_text: Any = None
+    ) -> AgentResult:
+        agent = Agent(
+            self.backend, self.family, tools, max_steps=1, max_tokens=max_tokens, constrain=constrain, on_text=on_text
+        )
+        with self._lock:
+            return agent.run(messages)
+
+    def _choice_message(self, result: AgentResult) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        step = result.steps[-1] if result.steps else None
+        calls = result.first_calls
+        parse_errors = [f.reason for f in result.failures if f.kind == "parse"]
+        malformed = bool(parse_errors) and not calls
+        if calls:
+            content = next((m.content for m in reversed(result.messages) if m.role == "assistant"), None)
+            message = {"role": "assistant", "content": content, "tool_calls": [c.to_openai() for c in calls]}
+            finish = "tool_calls"
+        else:
+            # Malformed output: the raw text, so the client sees what the model wrote.
+            text = (step.output if malformed and step else result.final_text) or ""
+            message = {"role": "assistant", "content": text}
+            finish = "length" if step and step.stats.finish_reason == "length" else "stop"
+        flags = {"malformed": malformed, "errors": parse_errors or [f.reason for f in result.failures]}
+        return message, finish, flags
+
+    def _usage(self, result: AgentResult) -> dict[str, int]:
+        return {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "total_tokens": result.prompt_tokens + result.completion_tokens,
+        }
+
+    async def chat(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "the request body is not JSON")
+        try:
+            messages, tools, max_tokens, constrain, stream = self._request(body)
+        except (ValueError, ValidationError, TypeError) as exc:
+            return _error(400, f"bad request: {exc}")
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        if stream:
+            return StreamingResponse(
+                self._stream(messages, tools, max_tokens, constrain, completion_id, created),
+                media_type="text/event-stream",
+            )
+        try:
+            result = await asyncio.to_thread(self._run, messages, tools, max_tokens, constrain)
+        except EdgeFabricError as exc:
+            return _error(400, exc.message)
+        message, finish, flags = self._choice_message(result)
+        return JSONResponse(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": self.model_name,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": self._usage(result),
+                "edgefabric": flags,
+            }
+        )
+
+    async def _stream(
+        self,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        max_tokens: int,
+        constrain: Constrain,
+        completion_id: str,
+        created: int,
+    ) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        from edgefabric.runtime.formats import get_format
+
+        # Text is streamed as it comes until something that may open a call appears; from
+        # there it is held back and sent as tool_calls (or as content) once parsed.
+        marker = getattr(get_format(self.family), "CALL_START", None)
+        scanner = StopScanner([marker] if marker else [])
+
+        def on_text(piece: str) -> None:
+            if not scanner.stopped:
+                out = scanner.feed(piece)
+                if out:
+                    loop.call_soon_threadsafe(queue.put_nowait, out)
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            data = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": self.model_name,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
+            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+        task = asyncio.ensure_future(asyncio.to_thread(self._run, messages, tools, max_tokens, constrain, on_text))
+        task.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
+        yield chunk({"role": "assistant", "content": ""})
+        sent = ""
+        while True:
+            piece = await queue.get()
+            if piece is None:
+                break
+            sent += piece
+            yield chunk({"content": piece})
+        try:
+            result = task.result()
+        except EdgeFabricError as exc:
+            yield chunk({}, "stop", edgefabric={"malformed": False, "errors": [exc.message]})
+            yield "data: [DONE]\n\n"
+            return
+        message, finish, flags = self._choice_message(result)
+        if message.get("tool_calls"):
+            for index, call in enumerate(message["tool_calls"]):
+                yield chunk({"tool_calls": [{"index": index, **call}]})
+        else:
+            rest = message.get("content") or ""
+            # Send whatever of the final content the live stream has not shown yet.
+            if rest.startswith(sent):
+                rest = rest[len(sent) :]
+            elif sent:
+                rest = ""
+            if rest:
+                yield chunk({"content": rest})
+        yield chunk({}, finish, usage=self._usage(result), edgefabric=flags)
+        yield "data: [DONE]\n\n"
+
+    async def models(self, request: Request) -> Response:
+        return JSONResponse(
+            {"object": "list", "data": [{"id": self.model_name, "object": "model", "owned_by": "edgefabric"}]}
+        )
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "model": self.model_name, "backend": self.backend.name})
+
+
+def create_app(backend: Backend, family: str, tools: Sequence[ToolSpec], model_name: str) -> Starlette:
+    server = ChatServer(backend, family, tools, model_name)
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", server.chat, methods=["POST"]),
+            Route("/v1/models", server.models, methods=["GET"]),
+            Route("/health", server.health, methods=["GET"]),
+        ]
+    )
+
+
+def serve(app: Starlette, host: str = "127.0.0.1", port: int = 8080) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning")
