@@ -9,9 +9,14 @@ import typer
 from rich.console import Console
 
 from edgefabric import __version__
-from edgefabric.cli import config_cmd, data_cmd
-from edgefabric.cli import chat_cmd, eval_cmd, serve_cmd  # runtime and evaluation
-from edgefabric.cli import generate_cmd  # data generation
+from edgefabric.cli import (
+    chat_cmd,  # runtime
+    config_cmd,
+    data_cmd,
+    eval_cmd,  # evaluation
+    generate_cmd,  # data generation
+    serve_cmd,  # runtime
+)
 from edgefabric.errors import EdgeFabricError
 
 app = typer.Typer(
