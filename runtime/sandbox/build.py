@@ -1,0 +1,162 @@
+"""Build a tool set into one WebAssembly component and compile it, both cached on disk.
+
+componentize-py turns the tool modules plus `guest_app.py` into a component (a bundled
+CPython for WASI; offline, tens of seconds). wasmtime then compiles it to native code
+(also tens of seconds on 2 cores) and serialises the result; loading that file later
+takes milliseconds. The .wasm is keyed by the hash of everything that goes into it, the
+compiled file by the hash of the .wasm and the wasmtime version (a serialised component
+only loads in the wasmtime that wrote it). Every output is written to a temp file and
+renamed into place: a compiled file is memory-mapped when loaded, and overwriting one in
+place crashes the process that maps it (SIGBUS), so files are only ever replaced whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import EventSink, Note, StageDone, StageStarted, ignore_events
+from edgefabric.paths import cache_home
+from edgefabric.runtime.sandbox.modules import ToolModule
+
+HERE = Path(__file__).resolve().parent
+WIT_FILE = HERE / "toolset.wit"
+GUEST_APP = HERE / "guest_app.py"
+WORLD = "toolset"
+STAGE = "sandbox-build"
+
+
+def sandbox_cache(cache_dir: Path | None = None) -> Path:
+    path = Path(cache_dir) if cache_dir else cache_home() / "sandbox"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def versions() -> dict[str, str]:
+    return {name: importlib.metadata.version(name) for name in ("componentize-py", "wasmtime")}
+
+
+def source_key(modules: list[ToolModule]) -> str:
+    digest = hashlib.sha256()
+    digest.update(versions()["componentize-py"].encode())
+    digest.update(WIT_FILE.read_bytes())
+    digest.update(GUEST_APP.read_bytes())
+    for module in sorted(modules, key=lambda m: m.name):
+        digest.update(module.digest.encode())
+    return digest.hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    # One process builds while others wait and then reuse its output (pytest-xdist workers, parallel CLIs).
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: builds may race, the rename keeps files whole
+        yield
+        return
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_app(modules: list[ToolModule], folder: Path) -> None:
+    shutil.copyfile(GUEST_APP, folder / "app.py")
+    package = folder / "eftools"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    sets = {}
+    for module in modules:
+        # Prefixed so a user's `json.py` or `math.py` cannot shadow the standard library in the guest.
+        module_name = f"eftools.set_{module.name}"
+        (package / f"set_{module.name}.py").write_text(module.source, encoding="utf-8")
+        sets[module.name] = module_name
+    (package / "_sets.py").write_text(f"SETS = {sets!r}\n")
+    wit = folder / "wit"
+    wit.mkdir()
+    shutil.copyfile(WIT_FILE, wit / WIT_FILE.name)
+
+
+def build_wasm(modules: list[ToolModule], cache_dir: Path | None = None, on_event: EventSink = ignore_events) -> Path:
+    """The component for these modules, built once (cached by source hash)."""
+    cache = sandbox_cache(cache_dir)
+    target = cache / f"toolset-{source_key(modules)}.wasm"
+    if target.exists():
+        return target
+    with _locked(cache / f".build-{target.stem}.lock"):
+        if target.exists():
+            return target
+        names = ", ".join(module.name for module in modules)
+        on_event(StageStarted(STAGE, detail=f"building the tool component ({names}) with componentize-py"))
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="edgefabric-build-") as scratch:
+            folder = Path(scratch)
+            _write_app(modules, folder)
+            output = folder / "out.wasm"
+            command = [
+                sys.executable,
+                "-c",
+                "import sys; from componentize_py import script; sys.argv[0] = 'componentize-py'; sys.exit(script())",
+                "-q",
+                "-d",
+                str(folder / "wit"),
+                "-w",
+                WORLD,
+                "componentize",
+                "-p",
+                str(folder),
+                "app",
+                "-o",
+                str(output),
+            ]
+            result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=900)
+            if result.returncode != 0 or not output.exists():
+                detail = (result.stderr or result.stdout).strip()[-2000:]
+                raise EdgeFabricError(
+                    f"componentize-py could not build the tool set ({names}):\n{detail}",
+                    "tool modules may only import the Python standard library; fix the module named above",
+                )
+            partial = target.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(output, partial)
+            os.replace(partial, target)
+        on_event(StageDone(STAGE, {"seconds": round(time.monotonic() - started, 1), "bytes": target.stat().st_size}))
+    return target
+
+
+def compiled_path(wasm: Path, cache_dir: Path | None = None) -> Path:
+    digest = hashlib.sha256(wasm.read_bytes()).hexdigest()[:32]
+    return sandbox_cache(cache_dir) / f"component-{digest}-wasmtime-{versions()['wasmtime']}.cwasm"
+
+
+def compile_component(wasm: Path, cache_dir: Path | None = None, on_event: EventSink = ignore_events) -> Path:
+    """The serialised native code for `wasm`, compiled once per .wasm hash and wasmtime version."""
+    from edgefabric.runtime.sandbox.engine import new_engine
+
+    target = compiled_path(wasm, cache_dir)
+    if target.exists():
+        return target
+    with _locked(sandbox_cache(cache_dir) / f".build-{target.stem}.lock"):
+        if target.exists():
+            return target
+        from wasmtime.component import Component
+
+        on_event(Note(STAGE, "compiling the tool component to native code (once; cached afterwards)"))
+        started = time.monotonic()
+        component = Component.from_file(new_engine(), str(wasm))
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(bytes(component.serialize()))
+        os.replace(partial, target)
+        on_event(Note(STAGE, f"compiled in {time.monotonic() - started:.1f} s"))
+    return target
