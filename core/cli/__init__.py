@@ -16,6 +16,7 @@ from edgefabric.cli import (
     eval_cmd,  # evaluation
     generate_cmd,  # data generation
     serve_cmd,  # runtime
+    tools_cmd,  # sandbox
 )
 from edgefabric.errors import EdgeFabricError
 
@@ -31,6 +32,7 @@ app.add_typer(data_cmd.app, name="data")
 app.command("generate")(generate_cmd.generate)
 app.add_typer(generate_cmd.topics_app, name="topics")
 app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(tools_cmd.app, name="tools")
 app.command("improve")(eval_cmd.improve)
 app.command("chat")(chat_cmd.chat)
 app.command("serve")(serve_cmd.serve)
