@@ -1,0 +1,208 @@
+"""Two training backends behind one interface.
+
+- `trl`: transformers model + PEFT LoRA, trained by TRL's SFTTrainer, on CPU, CUDA or MPS.
+- `unsloth`: Unsloth's FastLanguageModel, 4-bit QLoRA, CUDA only (optional extra `gpu`).
+
+`choose_backend` is pure (the facts about the machine are arguments), so the
+selection rules are tested without a GPU. Unsloth is imported only when chosen:
+importing it patches transformers and TRL globally.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from edgefabric.config import LoraConfig
+from edgefabric.errors import EdgeFabricError
+from edgefabric.pipeline.train.tokens import add_special_tokens, resize_embeddings
+
+BackendName = Literal["trl", "unsloth"]
+GPU_EXTRA_HINT = "pip install 'edgefabric[gpu]' (unsloth, unsloth_zoo, bitsandbytes) on a CUDA machine"
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    name: BackendName
+    reason: str
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def unsloth_installed() -> bool:
+    return importlib.util.find_spec("unsloth") is not None
+
+
+def choose_backend(requested: str, *, cuda: bool, unsloth: bool) -> BackendChoice:
+    """Which backend runs, and why (the reason is shown to the user)."""
+    if requested == "trl":
+        return BackendChoice("trl", "training.backend is trl")
+    if requested == "unsloth":
+        if not cuda:
+            raise EdgeFabricError(
+                "training.backend is unsloth, but no CUDA GPU is available (Unsloth trains on NVIDIA GPUs)",
+                "set training.backend to auto or trl to train with TRL+PEFT on this machine",
+            )
+        if not unsloth:
+            raise EdgeFabricError("training.backend is unsloth, but unsloth is not installed", GPU_EXTRA_HINT)
+        return BackendChoice("unsloth", "training.backend is unsloth")
+    if requested != "auto":
+        raise EdgeFabricError(f"unknown training backend {requested!r}", "use auto, trl or unsloth")
+    if cuda and unsloth:
+        return BackendChoice("unsloth", "auto: a CUDA GPU and unsloth are available (4-bit QLoRA)")
+    if cuda:
+        return BackendChoice("trl", f"auto: CUDA GPU found but unsloth is not installed ({GPU_EXTRA_HINT})")
+    return BackendChoice("trl", "auto: no CUDA GPU, so TRL+PEFT")
+
+
+def resolve_backend(requested: str) -> BackendChoice:
+    return choose_backend(requested, cuda=cuda_available(), unsloth=unsloth_installed())
+
+
+class Backend(Protocol):
+    name: BackendName
+
+    def load(self, model_dir: Path, max_length: int) -> tuple[Any, Any]:
+        """The base model and its tokenizer."""
+        ...
+
+    def add_tokens(self, model: Any, tokenizer: Any, tokens: tuple[str, ...]) -> list[int]:
+        """Add missing control tokens, resize the embeddings; the new token ids."""
+        ...
+
+    def add_lora(self, model: Any, lora: LoraConfig, new_token_ids: list[int], seed: int, checkpointing: bool) -> Any:
+        """The model with LoRA adapters (and the new token rows) trainable."""
+        ...
+
+    def trainer_args(self) -> dict[str, Any]:
+        """SFTConfig fields this backend needs (device, precision)."""
+        ...
+
+
+def _device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class TrlBackend:
+    name: BackendName = "trl"
+
+    def __init__(self) -> None:
+        self.device = _device()
+
+    def load(self, model_dir: Path, max_length: int) -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        # fp32 on CPU: bf16 is only ~15% faster there (FACTS) and makes resume less reproducible.
+        dtype = torch.bfloat16 if self.device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        return model, tokenizer
+
+    def add_tokens(self, model: Any, tokenizer: Any, tokens: tuple[str, ...]) -> list[int]:
+        new_ids = add_special_tokens(tokenizer, tokens)
+        resize_embeddings(model, tokenizer)
+        return new_ids
+
+    def add_lora(self, model: Any, lora: LoraConfig, new_token_ids: list[int], seed: int, checkpointing: bool) -> Any:
+        from peft import LoraConfig as PeftLoraConfig
+        from peft import get_peft_model
+        from transformers import set_seed
+
+        set_seed(seed)  # LoRA's A matrices start random
+        config = PeftLoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=list(lora.target_modules),
+            task_type="CAUSAL_LM",
+            # Only the added rows of the embedding train (not all 262k): PEFT's TrainableTokens,
+            # which also follows a tied output layer (Gemma ties lm_head to embed_tokens).
+            trainable_token_indices={"embed_tokens": new_token_ids} if new_token_ids else None,
+        )
+        if checkpointing:
+            model.enable_input_require_grads()
+        return get_peft_model(model, config)
+
+    def trainer_args(self) -> dict[str, Any]:
+        import torch
+
+        if self.device == "cpu":
+            # SFTConfig defaults to bf16, which fails on CPU.
+            return {"use_cpu": True, "bf16": False, "fp16": False}
+        if self.device == "cuda":
+            bf16 = bool(torch.cuda.is_bf16_supported())
+            return {"bf16": bf16, "fp16": not bf16}
+        return {"bf16": False, "fp16": False}
+
+
+class UnslothBackend:
+    """4-bit QLoRA through Unsloth; needs CUDA (checked by `choose_backend` before construction)."""
+
+    name: BackendName = "unsloth"
+
+    def __init__(self) -> None:
+        self._fast: Any = None
+
+    def _unsloth(self) -> Any:
+        if self._fast is None:
+            try:
+                import unsloth
+            except ImportError as exc:
+                raise EdgeFabricError(f"unsloth could not be imported ({exc})", GPU_EXTRA_HINT) from None
+            self._fast = unsloth
+        return self._fast
+
+    def load(self, model_dir: Path, max_length: int) -> tuple[Any, Any]:
+        unsloth = self._unsloth()
+        model, tokenizer = unsloth.FastLanguageModel.from_pretrained(
+            model_name=str(model_dir), max_seq_length=max_length, load_in_4bit=True, dtype=None
+        )
+        return model, tokenizer
+
+    def add_tokens(self, model: Any, tokenizer: Any, tokens: tuple[str, ...]) -> list[int]:
+        from edgefabric.pipeline.train.tokens import missing_tokens
+
+        missing = missing_tokens(tokenizer, tokens)
+        if missing:
+            # Unsloth's own helper resizes a 4-bit model correctly (mean-initialised rows).
+            self._unsloth().add_new_tokens(model, tokenizer, new_tokens=missing)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return [int(tokenizer.convert_tokens_to_ids(t)) for t in missing]
+
+    def add_lora(self, model: Any, lora: LoraConfig, new_token_ids: list[int], seed: int, checkpointing: bool) -> Any:
+        unsloth = self._unsloth()
+        return unsloth.FastLanguageModel.get_peft_model(
+            model,
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=list(lora.target_modules),
+            random_state=seed,
+            use_gradient_checkpointing="unsloth" if checkpointing else False,
+            # Unsloth trains new token rows through full embed/lm_head copies.
+            modules_to_save=["embed_tokens", "lm_head"] if new_token_ids else None,
+        )
+
+    def trainer_args(self) -> dict[str, Any]:
+        import torch
+
+        bf16 = bool(torch.cuda.is_bf16_supported())
+        return {"bf16": bf16, "fp16": not bf16}
+
+
+def make_backend(choice: BackendChoice) -> Backend:
+    return UnslothBackend() if choice.name == "unsloth" else TrlBackend()

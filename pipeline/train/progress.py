@@ -1,0 +1,81 @@
+"""A TrainerCallback that turns the trainer's logs into EdgeFabric progress events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from edgefabric.events import EventSink, ItemDone, Progress
+
+STAGE = "train"
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def make_callback(on_event: EventSink) -> Any:
+    """Built inside a function so `transformers` is imported only when training starts."""
+    from transformers import TrainerCallback
+
+    class EventsCallback(TrainerCallback):
+        """Progress per logged step: loss, learning rate, tokens/s, ETA, memory; val loss after each eval."""
+
+        def __init__(self) -> None:
+            self.started = 0.0
+            self.first_step = 0
+            self.last_time = 0.0
+            self.last_tokens = 0.0
+            self.tokens_per_s = 0.0
+            self.val_loss: float | None = None
+            self.history: list[dict[str, float]] = []
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = self.last_time = time.perf_counter()
+            self.first_step = state.global_step  # > 0 when resuming
+
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
+            logs = logs or {}
+            now = time.perf_counter()
+            if "eval_loss" in logs:
+                self.val_loss = float(logs["eval_loss"])
+            if "num_tokens" in logs:
+                tokens = float(logs["num_tokens"])
+                if now > self.last_time and tokens > self.last_tokens:
+                    self.tokens_per_s = (tokens - self.last_tokens) / (now - self.last_time)
+                self.last_tokens, self.last_time = tokens, now
+            done = state.global_step - self.first_step
+            per_step = (now - self.started) / done if done > 0 else 0.0
+            metrics: dict[str, float] = {
+                "step": float(state.global_step),
+                "epoch": float(state.epoch or 0.0),
+                "tokens_per_s": self.tokens_per_s,
+                "s_per_step": per_step,
+                "eta_s": per_step * max(0, state.max_steps - state.global_step),
+                "rss_mb": rss_mb(),
+            }
+            for key, name in (("loss", "loss"), ("learning_rate", "lr"), ("grad_norm", "grad_norm")):
+                if key in logs:
+                    metrics[name] = float(logs[key])
+            if self.val_loss is not None:
+                metrics["val_loss"] = self.val_loss
+            try:
+                import torch
+
+                if torch.cuda.is_available():
+                    metrics["gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+            except ImportError:  # pragma: no cover - torch is always there when training
+                pass
+            if "loss" in logs or "eval_loss" in logs:
+                self.history.append(metrics)
+                on_event(Progress(STAGE, state.global_step, state.max_steps, metrics))
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            path = f"{args.output_dir}/checkpoint-{state.global_step}"
+            on_event(ItemDone(STAGE, "checkpoint", {"step": state.global_step, "path": path}))
+
+    return EventsCallback()

@@ -1,0 +1,353 @@
+"""`train()`: one fine-tuning run from a dataset folder to an adapter (and a merged model).
+
+Steps: check the run folder (fresh, or resuming with the same config) -> pick the
+backend -> resolve and load the base model -> add missing control tokens -> encode
+the splits with loss masks (skips counted) -> LoRA -> TRL's SFTTrainer with a
+progress callback -> adapter (+ merged folder) written through temporary names ->
+train_report.json. See `layout` for the files of a run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgefabric.config import ProjectConfig
+from edgefabric.dataset import read_samples
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import Event, EventSink, ItemDone, Note, StageDone, StageFailed, StageStarted, ignore_events
+from edgefabric.pipeline.train.data import (
+    SKIP_REASONS,
+    EncodedSplit,
+    apply_max_length,
+    default_max_length,
+    encode_samples,
+)
+from edgefabric.pipeline.train.layout import RunLayout
+from edgefabric.pipeline.train.progress import STAGE, make_callback, rss_mb
+
+TRAIN_FILE = "train.jsonl"
+VAL_FILE = "val.jsonl"
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    adapter: Path
+    merged: Path | None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def _recorded(sink: EventSink, path: Path) -> EventSink:
+    """Pass events on and append each to events.jsonl (the TUI can plot a finished run)."""
+
+    def record(event: Event) -> None:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"type": type(event).__name__, **asdict(event)}, default=str) + "\n")
+        sink(event)
+
+    return record
+
+
+def _run_identity(config: ProjectConfig) -> dict[str, Any]:
+    """What must match for --resume to continue the same run."""
+    return {"model": config.model.model_dump(mode="json"), "training": config.training.model_dump(mode="json")}
+
+
+def _prepare_run_dir(config: ProjectConfig, layout: RunLayout, resume: bool) -> None:
+    started = layout.config.exists() or layout.checkpoints.exists()
+    if started and not resume:
+        raise EdgeFabricError(
+            f"{layout.root} already holds a training run",
+            "pass --resume to continue it, or choose another --out folder",
+        )
+    if resume and layout.config.exists():
+        saved = ProjectConfig.model_validate(yaml.safe_load(layout.config.read_text(encoding="utf-8")))
+        if _run_identity(saved) != _run_identity(config):
+            raise EdgeFabricError(
+                f"the model or training settings differ from those {layout.root} was started with",
+                f"resume with the saved config {layout.config} (and the same --max-steps), or train into a new --out",
+            )
+    layout.root.mkdir(parents=True, exist_ok=True)
+    tmp = layout.config.with_name(layout.config.name + ".tmp")
+    tmp.write_text(config.to_yaml(), encoding="utf-8")
+    tmp.replace(layout.config)
+
+
+def _read_split(path: Path, on_event: EventSink) -> tuple[list[Any], list[str]]:
+    report = read_samples(path, strict=False)
+    for line in report.bad_lines[:5]:
+        on_event(Note(STAGE, f"unreadable line skipped: {line}", "warning"))
+    return report.samples, report.bad_lines
+
+
+def _report_skips(name: str, split: EncodedSplit, on_event: EventSink) -> None:
+    for reason, count in split.counts().items():
+        if count:
+            example = next(s for s in split.skipped if s.reason == reason)
+            on_event(
+                Note(
+                    STAGE,
+                    f"{name}: skipped {count} sample(s) that {SKIP_REASONS[reason]} "
+                    f"(e.g. {example.sample_id}: {example.detail})",
+                    "warning",
+                )
+            )
+
+
+def _write_folder(target: Path, write: Callable[[Path], None]) -> None:
+    """Write into `<target>.partial`, then rename: a kill never leaves half a model under the real name."""
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    write(partial)
+    if target.exists():
+        shutil.rmtree(target)
+    partial.replace(target)
+
+
+def train(
+    config: ProjectConfig,
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    max_steps: int | None = None,
+    resume: bool = False,
+    on_event: EventSink = ignore_events,
+) -> TrainResult:
+    """Fine-tune `config.model.base` on `data_dir/train.jsonl` (val.jsonl optional) into `out_dir`."""
+    if max_steps is not None:
+        config = config.model_copy(update={"training": config.training.model_copy(update={"max_steps": max_steps})})
+    layout = RunLayout(out_dir)
+    _prepare_run_dir(config, layout, resume)
+    sink = _recorded(on_event, layout.events)
+    try:
+        return _train(config, data_dir, layout, resume, sink)
+    except EdgeFabricError as exc:
+        sink(StageFailed(STAGE, exc.message))
+        raise
+
+
+def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: bool, on_event: EventSink) -> TrainResult:
+    from edgefabric.pipeline.train.backends import make_backend, resolve_backend
+    from edgefabric.pipeline.train.templates import chat_template_for
+    from edgefabric.runtime.formats import get_format
+    from edgefabric.runtime.models import resolve_hf_folder
+
+    cfg = config.training
+    started = time.perf_counter()
+    train_path, val_path = data_dir / TRAIN_FILE, data_dir / VAL_FILE
+    if not train_path.exists():
+        raise EdgeFabricError(
+            f"{train_path} does not exist",
+            f"pass --data with the folder `edgefabric generate` wrote (it holds {TRAIN_FILE} and {VAL_FILE})",
+        )
+    train_samples, train_bad = _read_split(train_path, on_event)
+    val_samples, val_bad = _read_split(val_path, on_event) if val_path.exists() else ([], [])
+
+    choice = resolve_backend(cfg.backend)
+    on_event(Note(STAGE, f"backend {choice.name}: {choice.reason}"))
+    backend = make_backend(choice)
+    fmt = get_format(config.model.family)
+    model_dir = resolve_hf_folder(config.model.base, on_event=on_event)
+
+    # The tokenizer alone first: max_length is known only after encoding, and Unsloth needs it to load.
+    from transformers import AutoTokenizer
+
+    probe = AutoTokenizer.from_pretrained(model_dir)
+    from edgefabric.pipeline.train.tokens import add_special_tokens
+
+    add_special_tokens(probe, fmt.special_tokens)
+    train_split = encode_samples(train_samples, fmt, probe)
+    val_split = encode_samples(val_samples, fmt, probe)
+    max_length = cfg.max_length or default_max_length(train_split, val_split)
+    train_split, val_split = apply_max_length(train_split, max_length), apply_max_length(val_split, max_length)
+    _report_skips("train", train_split, on_event)
+    _report_skips("val", val_split, on_event)
+    if not train_split.rows:
+        raise EdgeFabricError(
+            f"no trainable sample in {train_path} ({len(train_samples)} read, {len(train_bad)} unreadable, "
+            + ", ".join(f"{n} {SKIP_REASONS[r]}" for r, n in train_split.counts().items() if n)
+            + ")",
+            "check the dataset with `edgefabric data check`, or raise training.max_length",
+        )
+
+    from transformers import set_seed
+
+    set_seed(cfg.seed)  # new embedding rows start random (mean_resizing): same seed, same start, so resume matches
+    model, tokenizer = backend.load(model_dir, max_length)
+    new_ids = backend.add_tokens(model, tokenizer, fmt.special_tokens)
+    if tokenizer.convert_tokens_to_ids(list(fmt.special_tokens)) != probe.convert_tokens_to_ids(
+        list(fmt.special_tokens)
+    ):
+        raise EdgeFabricError(
+            f"the {choice.name} backend's tokenizer gives the control tokens other ids than the data was encoded with",
+            "set training.backend to trl",
+        )
+    if new_ids:
+        on_event(Note(STAGE, f"added {len(new_ids)} control token(s) the tokenizer lacked; their embeddings train"))
+    tokenizer.chat_template = chat_template_for(config.model.family, tokenizer)
+    model = backend.add_lora(model, cfg.lora, new_ids, cfg.seed, cfg.gradient_checkpointing)
+
+    trainer = _make_trainer(
+        config, layout, model, tokenizer, train_split, val_split, max_length, backend, new_ids, on_event
+    )
+    last = layout.last_checkpoint() if resume else None
+    if resume and last is None:
+        on_event(Note(STAGE, "no checkpoint to resume from; starting from step 0"))
+    total = trainer.args.max_steps if trainer.args.max_steps > 0 else None
+    on_event(
+        StageStarted(
+            STAGE,
+            total=total,
+            detail=f"{config.model.base} ({config.model.family}) on {len(train_split.rows)} samples, "
+            f"max_length {max_length}, backend {choice.name}" + (f", resuming from {last.name}" if last else ""),
+        )
+    )
+    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    train_seconds = time.perf_counter() - started
+
+    def save_adapter(path: Path) -> None:
+        trainer.model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+
+    _write_folder(layout.adapter, save_adapter)
+    on_event(ItemDone(STAGE, "adapter", {"path": str(layout.adapter)}))
+    merged = None
+    if cfg.merge:
+        merged = layout.merged
+        _write_folder(merged, lambda path: _save_merged(trainer.model, tokenizer, model_dir, path))
+        on_event(ItemDone(STAGE, "merged", {"path": str(merged)}))
+
+    callback = next(c for c in trainer.callback_handler.callbacks if type(c).__name__ == "EventsCallback")
+    history = callback.history
+    losses = [h["loss"] for h in history if "loss" in h]
+    report = {
+        "model": config.model.base,
+        "family": config.model.family,
+        "model_dir": str(model_dir),
+        "backend": {"name": choice.name, "reason": choice.reason},
+        "data": {
+            "train_file": str(train_path),
+            "val_file": str(val_path) if val_path.exists() else None,
+            "train_read": len(train_samples),
+            "val_read": len(val_samples),
+            "unreadable_lines": len(train_bad) + len(val_bad),
+            "train_used": len(train_split.rows),
+            "val_used": len(val_split.rows),
+            "skipped": {"train": train_split.counts(), "val": val_split.counts()},
+            "skipped_examples": [asdict(s) for s in (train_split.skipped + val_split.skipped)[:20]],
+            "train_tokens": sum(len(r.input_ids) for r in train_split.rows),
+            "trainable_tokens": sum(r.trainable_tokens for r in train_split.rows),
+        },
+        "max_length": max_length,
+        "added_tokens": [tokenizer.convert_ids_to_tokens(i) for i in new_ids],
+        "steps": result.global_step,
+        "resumed_from": last.name if last else None,
+        "train_loss": result.training_loss,
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "final_val_loss": callback.val_loss,
+        "seconds": round(train_seconds, 2),
+        "s_per_step": history[-1]["s_per_step"] if history else None,
+        "tokens_per_s": history[-1]["tokens_per_s"] if history else None,
+        "peak_rss_mb": max([h["rss_mb"] for h in history] + [rss_mb()]),
+        "adapter": str(layout.adapter),
+        "merged": str(merged) if merged else None,
+        "history": history,
+    }
+    tmp = layout.report.with_name(layout.report.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    tmp.replace(layout.report)
+    on_event(
+        StageDone(
+            STAGE,
+            {k: report[k] for k in ("steps", "final_loss", "final_val_loss", "seconds", "adapter", "merged")},
+        )
+    )
+    return TrainResult(layout.root, layout.adapter, merged, report)
+
+
+def _make_trainer(
+    config: ProjectConfig,
+    layout: RunLayout,
+    model: Any,
+    tokenizer: Any,
+    train_split: EncodedSplit,
+    val_split: EncodedSplit,
+    max_length: int,
+    backend: Any,
+    new_ids: list[int],
+    on_event: EventSink,
+) -> Any:
+    import datasets
+    from transformers import EarlyStoppingCallback
+    from trl import SFTConfig
+
+    from edgefabric.pipeline.train.trainer import sft_trainer_class
+
+    cfg = config.training
+    evaluate = bool(val_split.rows) and cfg.eval_every is not None
+    if cfg.eval_every is not None and not val_split.rows:
+        on_event(Note(STAGE, "training.eval_every is set but there is no usable val split; not evaluating", "warning"))
+    if cfg.early_stopping_patience is not None and not evaluate:
+        raise EdgeFabricError(
+            "training.early_stopping_patience needs evaluation on the val split",
+            "set training.eval_every and provide val.jsonl, or remove early_stopping_patience",
+        )
+    args = SFTConfig(
+        output_dir=str(layout.checkpoints),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a value below 1 is a ratio of the total steps
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        max_length=max_length,
+        logging_steps=1,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=cfg.eval_every if evaluate else None,
+        save_strategy="steps" if cfg.save_every else "no",
+        save_steps=cfg.save_every or 500,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        metric_for_best_model="eval_loss" if evaluate else None,
+        greater_is_better=False if evaluate else None,
+        report_to=[],
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        **backend.trainer_args(),
+    )
+    callbacks = [make_callback(on_event)]
+    if cfg.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    trainer_class = sft_trainer_class(full_logits=bool(new_ids))
+    return trainer_class(
+        model=model,
+        args=args,
+        # Already tokenized with labels: TRL uses `labels` as given (our mask) and only pads.
+        train_dataset=datasets.Dataset.from_list(train_split.dataset_rows()),
+        eval_dataset=datasets.Dataset.from_list(val_split.dataset_rows()) if evaluate else None,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+
+
+def _save_merged(model: Any, tokenizer: Any, base_dir: Path, path: Path) -> None:
+    """Base + LoRA (+ new token rows) folded into plain weights: an HF folder anything can load."""
+    merged = model.merge_and_unload()
+    merged.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    # GGUF conversion of a SentencePiece model needs the original tokenizer.model next to tokenizer.json.
+    if (base_dir / "tokenizer.model").exists():
+        shutil.copy2(base_dir / "tokenizer.model", path / "tokenizer.model")
