@@ -17,6 +17,7 @@ from edgefabric.cli import (
     generate_cmd,  # data generation
     serve_cmd,  # runtime
     tools_cmd,  # sandbox
+    train_cmd,  # training
 )
 from edgefabric.errors import EdgeFabricError
 
@@ -36,6 +37,7 @@ app.add_typer(tools_cmd.app, name="tools")
 app.command("improve")(eval_cmd.improve)
 app.command("chat")(chat_cmd.chat)
 app.command("serve")(serve_cmd.serve)
+app.command("train")(train_cmd.train)
 
 
 @app.command()

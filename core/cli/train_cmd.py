@@ -1,0 +1,99 @@
+"""`edgefabric train`: LoRA fine-tuning of the project's model on a generated dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from edgefabric.config import load_config
+from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import Progress as ProgressEvent
+
+
+class _TrainView:
+    """One bar for the training steps with loss, val loss, tokens/s, ETA and memory; notes as lines above."""
+
+    def __init__(self, console: Console, progress: Progress) -> None:
+        self.console = console
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StageStarted):
+            self.console.print(f"[bold]{event.stage}[/]: {event.detail}", highlight=False)
+            if event.stage == "train":
+                self.task = self.progress.add_task("train", total=event.total, stats="")
+        elif isinstance(event, ProgressEvent) and event.stage == "train" and self.task is not None:
+            m = event.metrics
+            parts = []
+            if "loss" in m:
+                parts.append(f"loss {m['loss']:.3f}")
+            if "val_loss" in m:
+                parts.append(f"val {m['val_loss']:.3f}")
+            if m.get("tokens_per_s"):
+                parts.append(f"{m['tokens_per_s']:.0f} tok/s")
+            if "eta_s" in m:
+                parts.append(f"ETA {m['eta_s'] / 60:.1f} min")
+            if "rss_mb" in m:
+                parts.append(f"RSS {m['rss_mb'] / 1024:.1f} GB")
+            self.progress.update(self.task, completed=event.done, total=event.total, stats=", ".join(parts))
+        elif isinstance(event, Note):
+            colour = "yellow" if event.level == "warning" else "dim"
+            self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)
+        elif isinstance(event, ItemDone) and event.kind in ("adapter", "merged"):
+            self.console.print(f"[dim]{event.kind} written to {event.payload.get('path')}[/]", highlight=False)
+        elif isinstance(event, StageDone) and event.stage == "train" and self.task is not None:
+            total = self.progress.tasks[self.task].total
+            self.progress.update(self.task, completed=total if total is not None else event.summary.get("steps", 0))
+        elif isinstance(event, StageFailed):
+            self.console.print(f"[red]{event.stage} failed[/]", highlight=False)
+
+
+def train(
+    config_path: Path = typer.Argument(..., metavar="CONFIG", help="The project YAML file."),
+    data: Path | None = typer.Option(
+        None, "--data", help="Dataset folder with train.jsonl (and val.jsonl); default: datasets/<project name>."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Run folder; default: runs/<project name>."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Override training.max_steps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+) -> None:
+    """Fine-tune the project's model with LoRA (TRL+PEFT on CPU/CUDA/MPS, Unsloth on CUDA).
+
+    The run folder gets config.yaml, checkpoints/, adapter/, merged/ (when training.merge),
+    train_report.json and events.jsonl.
+    """
+    from edgefabric.pipeline.train import train as run_training
+
+    config = load_config(config_path)
+    data_dir = data or Path("datasets") / config.name
+    out_dir = out or Path("runs") / config.name
+    console = Console()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        result = run_training(
+            config, data_dir, out_dir, max_steps=max_steps, resume=resume, on_event=_TrainView(console, progress)
+        )
+    report = result.report
+    skipped = sum(n for split in report["data"]["skipped"].values() for n in split.values())
+    final = report["final_loss"]
+    console.print(
+        f"[green]done:[/] {report['steps']} steps in {report['seconds']:.0f} s on {report['data']['train_used']} "
+        f"samples ({skipped} skipped, {report['data']['unreadable_lines']} unreadable lines); "
+        f"loss {report['first_loss']:.3f} -> {final:.3f}"
+        + (f", val {report['final_val_loss']:.3f}" if report["final_val_loss"] is not None else ""),
+        highlight=False,
+    )
+    console.print(
+        f"adapter in {result.adapter}" + (f", merged model in {result.merged}" if result.merged else ""),
+        highlight=False,
+    )
