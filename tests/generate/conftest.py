@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from edgefabric.config import TeacherConfig
 from edgefabric.pipeline.generate.teacher import Endpoint, Teacher
 from tests.generate.teacher_server import TeacherServer
+
+
+TOOLS_MODULE = Path(__file__).with_name("tools_module.py")
+# Arguments the scripted teacher uses for the test tools: 2 + 3 gives 5, and 5 + 1 reuses that result.
+TOOL_ARGUMENTS = {"add": [{"a": 2, "b": 3}, {"a": 5, "b": 1}], "shout": [{"text": "hello"}]}
+
+
+@pytest.fixture(scope="session")
+def sandbox_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One EDGEFABRIC_HOME for the tests that compile the test tool set, so it is compiled once."""
+    return tmp_path_factory.mktemp("generate-home")
+
+
+@pytest.fixture
+def shared_home(sandbox_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EDGEFABRIC_HOME", str(sandbox_home))
+    return sandbox_home
 
 
 @pytest.fixture

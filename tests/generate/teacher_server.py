@@ -67,9 +67,32 @@ class ScriptedTeacher:
                 return value if isinstance(value, str) else json.dumps(value)
         if not schema:
             return self.words()
-        return json.dumps(self.instance(schema, key=""))
+        prompt = str(body["messages"][-1].get("content") or "")
+        results = " ".join(line for line in prompt.splitlines() if line.startswith("Result of "))
+        return json.dumps(self.instance(schema, key="", results=results))
 
-    def instance(self, schema: dict[str, Any], key: str) -> Any:
+    def _call(self, item: dict[str, Any], results: str) -> dict[str, Any]:
+        """One call: a tool from the schema with pinned arguments, preferring arguments that reuse a result."""
+        branches = item.get("anyOf") or [item]
+        names = [b["properties"]["name"].get("const") for b in branches if "const" in b["properties"]["name"]]
+        if not names:  # the free-form mistake step: a known name, no arguments at all
+            return {"name": item["properties"]["name"]["enum"][0], "arguments": {}}
+        options = [(n, a) for n in names for a in self.tool_arguments.get(n, [])]
+        if results:
+            chained = [(n, a) for n, a in options if any(str(v) in results for v in a.values())]
+            options = chained or options
+        if not options:
+            with self._lock:
+                branch = self._rng.choice(branches)
+            return {
+                "name": branch["properties"]["name"]["const"],
+                "arguments": self.instance(branch["properties"]["arguments"], "arguments"),
+            }
+        with self._lock:
+            name, arguments = self._rng.choice(options)
+        return {"name": name, "arguments": arguments}
+
+    def instance(self, schema: dict[str, Any], key: str, results: str = "") -> Any:
         if "const" in schema:
             return schema["const"]
         if "enum" in schema:
@@ -82,18 +105,11 @@ class ScriptedTeacher:
         kind = schema.get("type", "object")
         if kind == "object":
             properties = schema.get("properties", {})
-            value = {name: self.instance(sub, name) for name, sub in properties.items()}
-            name = value.get("name")
-            if key in ("", "calls") and isinstance(name, str) and "arguments" in value:
-                pinned = self.tool_arguments.get(name)
-                if pinned:
-                    with self._lock:
-                        value["arguments"] = self._rng.choice(pinned)
-                elif not properties.get("arguments", {}).get("properties"):
-                    value["arguments"] = {}  # the free-form mistake step: no arguments at all
-            return value
+            return {name: self.instance(sub, name, results) for name, sub in properties.items()}
         if kind == "array":
             count = max(1, schema.get("minItems", 1))
+            if key == "calls":
+                return [self._call(schema["items"], results) for _ in range(count)]
             return [self.instance(schema.get("items", {}), key) for _ in range(count)]
         if kind == "string":
             return self.words()[: schema.get("maxLength", 400)]

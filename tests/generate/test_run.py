@@ -1,0 +1,158 @@
+"""Whole runs against the scripted server and the REAL sandbox: verified samples, rejects with
+reasons, faults, and resume after an in-process stop and after a real SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from edgefabric.config import ProjectConfig
+from edgefabric.dataset import read_samples
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import EventLog, ItemDone, Progress
+from edgefabric.pipeline.generate.rejects import read_rejects
+from edgefabric.pipeline.generate.run import generate
+from tests.generate.conftest import TOOL_ARGUMENTS, TOOLS_MODULE
+from tests.generate.teacher_server import Fault, TeacherServer
+
+pytestmark = pytest.mark.usefixtures("shared_home")
+
+
+def _config(server: TeacherServer, kinds: dict[str, float], num_samples: int, **teacher: Any) -> ProjectConfig:
+    server.script.tool_arguments = TOOL_ARGUMENTS
+    return ProjectConfig.model_validate(
+        {
+            "teacher": {"model": "scripted", "api_base": server.url, "concurrency": 3, "max_retries": 2, **teacher},
+            "tools": {"builtin": [], "modules": [str(TOOLS_MODULE)]},
+            "topics": {"prompt": "Numbers and words", "depth": 1, "degree": 3},
+            "generation": {"num_samples": num_samples, "kinds": kinds, "seed": 3},
+        }
+    )
+
+
+ALL_KINDS = {"single": 1, "parallel": 1, "multi_step": 1, "no_call": 1, "error_recovery": 1}
+
+
+def test_a_run_writes_verified_samples_with_real_results_splits_and_a_card(
+    server: TeacherServer, tmp_path: Path
+) -> None:
+    log = EventLog()
+    summary = generate(_config(server, ALL_KINDS, 10), tmp_path, on_event=log, backoff_base_s=0.01)
+    samples = read_samples(tmp_path / "samples.jsonl").samples
+    rejects = read_rejects(tmp_path / "rejects.jsonl")
+    assert summary.accepted == len(samples) == 10
+    assert summary.attempts == len(samples) + len(rejects)
+    assert all(r.reason and r.stage for r in rejects)
+    kinds = {s.metadata.kind for s in samples}
+    assert kinds == set(ALL_KINDS)
+    for sample in samples:
+        assert [v.stage for v in sample.metadata.verification] == ["format", "execution", "semantic"]
+        assert all(v.passed for v in sample.metadata.verification)
+        results = {m.tool_call_id: m.content for m in sample.messages if m.role == "tool"}
+        for call in sample.tool_calls:
+            if sample.metadata.kind != "error_recovery" and call.name == "add":
+                assert json.loads(results[call.id]) == call.arguments["a"] + call.arguments["b"]  # really ran
+    recovery = next(s for s in samples if s.metadata.kind == "error_recovery")
+    first_result = next(m for m in recovery.messages if m.role == "tool")
+    assert "a" in first_result.content and first_result.content != "5"  # the sandbox's real schema error
+    assert sum(summary.splits.values()) == 10
+    assert sum(len((tmp_path / f"{n}.jsonl").read_text().splitlines()) for n in ("train", "val", "test")) == 10
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["samples"] == 10 and card["per_kind"]["single"] >= 1 and card["teacher"] == "scripted"
+    assert card["usage"]["calls"] == len(server.requests) and card["usage"]["prompt_tokens"] > 0
+    assert "Rejection reasons" in (tmp_path / "card.md").read_text()
+    last = log.of_type(Progress)[-1]
+    assert (
+        last.stage == "generate"
+        and last.done == 10
+        and {"accept_rate", "samples_per_min", "eta_s"} <= set(last.metrics)
+    )
+    assert len(log.of_type(ItemDone)) == summary.attempts
+
+
+def test_bad_replies_and_a_no_verdict_are_rejected_with_reasons_never_dropped(
+    server: TeacherServer, tmp_path: Path
+) -> None:
+    def responder(schema: dict[str, Any], body: dict[str, Any]) -> Any:
+        if "answer" in schema.get("properties", {}) and len(server.requests) % 2:
+            return '{"answer": '  # truncated every other final answer, on every retry too
+        return None
+
+    server.script.responder = responder
+    server.script.verdict = "no"
+    summary = generate(_config(server, {"single": 1, "no_call": 1}, 4), tmp_path, backoff_base_s=0.01)
+    rejects = read_rejects(tmp_path / "rejects.jsonl")
+    assert summary.accepted == 0
+    assert len(rejects) == summary.attempts == 4 * 5  # MAX_ATTEMPTS_FACTOR attempts, every one recorded
+    stages = {r.stage for r in rejects}
+    assert "semantic" in stages
+    assert all(r.messages for r in rejects if r.stage == "semantic")
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["rejected"] == 20 and any(key.startswith("semantic") for key in card["rejection_reasons"])
+
+
+def test_resume_continues_without_duplicates_and_a_rerun_needs_resume(server: TeacherServer, tmp_path: Path) -> None:
+    config = _config(server, {"single": 1, "parallel": 1, "no_call": 1}, 6)
+    generate(config, tmp_path, num_samples=3, backoff_base_s=0.01)
+    first = [s.id for s in read_samples(tmp_path / "samples.jsonl").samples]
+    with pytest.raises(EdgeFabricError, match="already holds"):
+        generate(config, tmp_path)
+    calls_before = len(server.requests)
+    generate(config, tmp_path, resume=True, backoff_base_s=0.01)
+    ids = [s.id for s in read_samples(tmp_path / "samples.jsonl").samples]
+    assert ids[:3] == first and len(ids) == len(set(ids)) == 6
+    assert not any("subtopics" in json.dumps(r.get("response_format")) for r in server.requests[calls_before:])
+    other = config.model_copy(update={"generation": config.generation.model_copy(update={"seed": 4})})
+    with pytest.raises(EdgeFabricError, match="differs"):
+        generate(other, tmp_path, resume=True)
+
+
+def test_teacher_outage_is_recorded_as_failed_and_retried_on_resume(server: TeacherServer, tmp_path: Path) -> None:
+    config = _config(server, {"single": 1}, 2, max_retries=1)
+    server.faults.extend([Fault(status=503)] * 0)
+    generate(config, tmp_path, num_samples=1, backoff_base_s=0.01)  # topics and one sample
+    server.faults.extend([Fault(status=503)] * 40)
+    summary = generate(config, tmp_path, resume=True, backoff_base_s=0.01)
+    failed = [r for r in read_rejects(tmp_path / "rejects.jsonl") if r.stage == "teacher"]
+    assert failed and "kept failing" in failed[0].reason
+    assert summary.accepted == 1
+    server.faults.clear()
+    summary = generate(config, tmp_path, resume=True, backoff_base_s=0.01)
+    ids = {s.id for s in read_samples(tmp_path / "samples.jsonl").samples}
+    assert summary.accepted == 2 and failed[0].id in ids  # the failed sample was tried again and passed
+
+
+def test_a_real_kill_mid_run_then_resume_loses_and_repeats_nothing(server: TeacherServer, tmp_path: Path) -> None:
+    server.delay_s = 0.05
+    config = _config(server, {"single": 1, "parallel": 1, "no_call": 1}, 40)
+    config_path = tmp_path / "project.yaml"
+    config_path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    out = tmp_path / "out"
+    cli = [sys.executable, "-m", "edgefabric.cli", "generate", str(config_path), "--out", str(out)]
+    process = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
+    samples_path = out / "samples.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if samples_path.exists() and len(samples_path.read_bytes().splitlines()) >= 5:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    before = [line for line in samples_path.read_text().split("\n")[:-1]]  # whole lines only
+    assert 5 <= len(before) < 40
+    result = subprocess.run([*cli, "--resume"], capture_output=True, text=True, timeout=400, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr
+    after = samples_path.read_text().splitlines()
+    assert after[: len(before)] == before  # nothing written before the kill was lost or changed
+    ids = [json.loads(line)["id"] for line in after]
+    assert len(ids) == len(set(ids)) == 40
