@@ -11,7 +11,6 @@ from edgefabric.config import TeacherConfig
 from edgefabric.pipeline.generate.teacher import Endpoint, Teacher
 from tests.generate.teacher_server import TeacherServer
 
-
 TOOLS_MODULE = Path(__file__).with_name("tools_module.py")
 # Arguments the scripted teacher uses for the test tools: 2 + 3 gives 5, and 5 + 1 reuses that result.
 TOOL_ARGUMENTS = {"add": [{"a": 2, "b": 3}, {"a": 5, "b": 1}], "shout": [{"text": "hello"}]}
