@@ -4,7 +4,8 @@ Built from the tools' JSON Schemas in the syntax of the model's chat format: JSO
 inside `<tool_call>` tags for Qwen3/Hermes, FunctionGemma's `call:NAME{key:value}`
 notation with `<escape>`-quoted strings. Constrained decoding then makes even an
 untuned model produce a call that parses and passes its schema (numeric bounds and
-string patterns are not enforced: llama.cpp grammars cannot express them).
+string patterns are not enforced: llama.cpp grammars cannot express them). Strings are
+1-64 characters, so an untuned model cannot run away inside one.
 
 `mode="required"` admits only calls; `mode="auto"` admits calls or a plain answer
 that does not start like a call.
@@ -34,7 +35,7 @@ class _Builder:
         self.rules: dict[str, str] = {}
         json_rules = {
             "ws": "[ ]?",
-            "jstring": r'"\"" ( [^"\\\x00-\x1f] | "\\" ["\\/bfnrt] )+ "\""',
+            "jstring": r'"\"" ( [^"\\\x00-\x1f] | "\\" ["\\/bfnrt] ){1,64} "\""',
             "integer": '"-"? [0-9]{1,15}',
             "number": '"-"? [0-9]{1,15} ("." [0-9]{1,10})? ([eE] [-+]? [0-9]{1,3})?',
             "boolean": '"true" | "false"',
@@ -48,7 +49,7 @@ class _Builder:
             self.rules["anyobject"] = '"{" ws ( jstring ":" ws value ( "," ws jstring ":" ws value )* )? ws "}"'
         else:
             # Strings sit between <escape> tokens; a '<' inside is not allowed (keeps the grammar regular).
-            self.rules["string"] = '"<escape>" [^<]+ "<escape>"'
+            self.rules["string"] = '"<escape>" [^<]{1,64} "<escape>"'
             self.rules["bkey"] = "[A-Za-z_] [A-Za-z0-9_]*"
             self.rules["value"] = "string | number | boolean | null | anyarray | anyobject"
             self.rules["anyarray"] = '"[" ( value ( "," value )* )? "]"'

@@ -39,6 +39,7 @@ def chat(
     max_steps: int = typer.Option(4, min=1, max=16, help="Model steps per user turn."),
     message: list[str] = typer.Option([], "--message", "-m", help="Send this and exit (repeatable); no prompt."),
     system: str | None = typer.Option(None, help="A system prompt."),
+    max_tokens: int | None = typer.Option(None, min=1, help="Tokens per step (default: the profile's)."),
 ) -> None:
     """Chat with a model; tool calls are shown as they execute in the sandbox."""
     from edgefabric.runtime.agent import Agent, ExecutedCall
@@ -70,7 +71,7 @@ def chat(
         fam,
         box.specs,
         max_steps=max_steps,
-        max_tokens=prof.max_tokens,
+        max_tokens=max_tokens or prof.max_tokens,
         constrain=constrained,  # type: ignore[arg-type]
         on_text=on_text,
         on_call=on_call,

@@ -1,0 +1,63 @@
+"""Runtime fixtures: the embedded SmolLM2 GGUF loaded once, a real sandbox toolbox, and a
+scripted backend for fault injection (arbitrary model output through the real loop and server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner
+
+
+class ScriptedBackend:
+    """Plays back fixed outputs, one per generate call: for injecting garbage, never for scoring models."""
+
+    name = "scripted"
+    model_path = "scripted"
+
+    def __init__(self, outputs: Sequence[str]) -> None:
+        self.outputs = list(outputs)
+        self.prompts: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, prompt: str, stop: Sequence[str], max_tokens: int, grammar: str | None = None) -> Generation:
+        self.prompts.append(prompt)
+        text = self.outputs.pop(0) if self.outputs else ""
+        scanner = StopScanner(stop)
+
+        def pieces() -> Iterator[str]:
+            for i in range(0, len(text), 7):
+                out = scanner.feed(text[i : i + 7])
+                if out:
+                    yield out
+                if scanner.stopped:
+                    return
+            rest = scanner.flush()
+            if rest:
+                yield rest
+
+        return Generation(pieces(), GenerationStats(prompt_tokens=len(prompt), completion_tokens=len(text.split())))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def smollm() -> Any:
+    """SmolLM2-135M-Instruct (ChatML, so the qwen3/Hermes format) through our llama.cpp backend."""
+    from edgefabric.runtime.backends import load_backend
+
+    backend = load_backend("embedded:smollm2-135m", profile="laptop")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def kv_box() -> Any:
+    from edgefabric.runtime.sandbox import load_toolbox
+
+    return load_toolbox(["kv"])
