@@ -100,5 +100,5 @@ def import_(
     console.print(f"wrote {path}: {len(toolset.tools)} tools from {toolset.server or mcp}", highlight=False)
     for spec in toolset.tools:
         console.print(f"  {spec.name}: {spec.description}", highlight=False, markup=False)
-    Console(stderr=True).print(f"[yellow]note:[/] {MCP_CAVEAT}", highlight=False)
+    Console(stderr=True).print(f"[yellow]note:[/] {MCP_CAVEAT}", highlight=False, soft_wrap=True)
     console.print(f"use it with: edgefabric tools call {path} TOOL '{{...}}'", highlight=False, markup=False)

@@ -195,6 +195,8 @@ class SessionEngine:
                 result = function(store, name, arguments)
                 function.post_return(store)
             except WasmtimeError as exc:
+                if watch.over_quota is None and disk_use(self.root).exceeds(self.limits):
+                    watch.over_quota = disk_use(self.root)  # stopped for another reason, but over quota too
                 if watch.over_quota is not None:
                     return self._quota(watch.over_quota, before)
                 return self._trapped(str(exc))

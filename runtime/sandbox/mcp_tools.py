@@ -132,11 +132,11 @@ def load_mcp(path: Path) -> McpToolSet:
 
 
 def _result_text(result: Any) -> str:
-    """The call's content as JSON text: structured content when given, else its text blocks."""
-    structured = getattr(result, "structured_content", None)
-    if structured is not None:
-        return json.dumps(structured, ensure_ascii=False)
+    """The call's content as JSON text: its text blocks (what the server shows a model), else its
+    structured content (servers may wrap plain values there as {"result": ...})."""
     texts = [block.text for block in result.content if getattr(block, "type", "") == "text"]
+    if not texts and getattr(result, "structured_content", None) is not None:
+        return json.dumps(result.structured_content, ensure_ascii=False)
     if len(texts) == 1:
         try:
             json.loads(texts[0])
@@ -153,8 +153,9 @@ class McpConnection:
     so one long-lived task holds the session and serves calls from a queue.
     """
 
-    def __init__(self, toolset: McpToolSet, timeout_s: float) -> None:
+    def __init__(self, toolset: McpToolSet, timeout_s: float, log_path: Path) -> None:
         self.toolset = toolset
+        self.log_path = log_path  # the server's stderr: its tracebacks belong in a log, not on our console
         self.timeout_s = timeout_s
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"mcp-{toolset.name}", daemon=True)
@@ -173,24 +174,29 @@ class McpConnection:
             ) from None
 
     async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
+        self._queue = asyncio.Queue()
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as errlog:
+                await self._session(errlog, ready)
+        except BaseException as exc:  # handed to the caller
+            if not ready.done():
+                ready.set_exception(exc)
+
+    async def _session(self, errlog: Any, ready: concurrent.futures.Future[None]) -> None:
         from mcp import ClientSession
         from mcp.client.stdio import stdio_client
 
-        self._queue = asyncio.Queue()
-        try:
-            async with stdio_client(_server_parameters(self.toolset.command, self.toolset.env)) as (read, write):
-                async with ClientSession(read, write) as session:
-                    await session.initialize()
-                    ready.set_result(None)
-                    while (item := await self._queue.get()) is not None:
-                        name, arguments, future = item
-                        try:
-                            future.set_result(await session.call_tool(name, arguments, self.timeout_s))
-                        except BaseException as exc:  # handed to the caller
-                            future.set_exception(exc)
-        except BaseException as exc:
-            if not ready.done():
-                ready.set_exception(exc)
+        assert self._queue is not None
+        async with stdio_client(_server_parameters(self.toolset.command, self.toolset.env), errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                ready.set_result(None)
+                while (item := await self._queue.get()) is not None:
+                    name, arguments, future = item
+                    try:
+                        future.set_result(await session.call_tool(name, arguments, self.timeout_s))
+                    except BaseException as exc:  # handed to the caller
+                        future.set_exception(exc)
 
     def call(self, name: str, arguments: dict[str, Any]) -> Outcome:
         if self._queue is None or self._task.done():

@@ -57,17 +57,11 @@ class ToolBox:
     _routes: dict[str, _Route] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        owners: dict[str, str] = {}
+        _check_unique([*self.modules, *self.mcp_sets])
         sets: list[tuple[str, list[ToolSpec], McpToolSet | None]] = [(m.name, m.specs, None) for m in self.modules]
         sets += [(s.name, s.tools, s) for s in self.mcp_sets]
         for set_name, specs, mcp in sets:
             for spec in specs:
-                if spec.name in owners:
-                    raise EdgeFabricError(
-                        f"tool {spec.name!r} is in both tool sets {owners[spec.name]!r} and {set_name!r}",
-                        "load only one of them, or rename the tool in your module",
-                    )
-                owners[spec.name] = set_name
                 self.specs.append(spec)
                 self._routes[spec.name] = _Route(set_name, spec.name, mcp)
 
@@ -101,6 +95,22 @@ class ToolBox:
                 return known
         names = ", ".join(str(s.get("name")) for s in self.scenarios()) or "none"
         raise EdgeFabricError(f"no scenario named {scenario!r}", f"use one of: {names}")
+
+
+def _check_unique(sets: Sequence[ToolModule | McpToolSet]) -> None:
+    """Tool names are what a model calls, so they must be unique across the box's sets."""
+    names = [item.name for item in sets]
+    if len(set(names)) != len(names):
+        raise EdgeFabricError(f"two tool sets share a name: {names}", "rename one of the module files")
+    owners: dict[str, str] = {}
+    for item in sets:
+        for spec in item.specs if isinstance(item, ToolModule) else item.tools:
+            if spec.name in owners:
+                raise EdgeFabricError(
+                    f"tool {spec.name!r} is in both tool sets {owners[spec.name]!r} and {item.name!r}",
+                    "load only one of them, or rename the tool in your module",
+                )
+            owners[spec.name] = item.name
 
 
 def _depth_and_check(value: Any, limit: int) -> int:
@@ -223,7 +233,9 @@ class ToolSession:
 
     def _mcp_connection(self, toolset: McpToolSet) -> McpConnection:
         if toolset.name not in self._mcp:
-            self._mcp[toolset.name] = McpConnection(toolset, self.box.limits.timeout_s)
+            self._mcp[toolset.name] = McpConnection(
+                toolset, self.box.limits.timeout_s, self.root / "logs" / f"mcp-{toolset.name}.log"
+            )
         return self._mcp[toolset.name]
 
     def state(self) -> dict[str, Any]:
@@ -298,9 +310,7 @@ def load_toolbox(
     resolved = [resolve_set(entry) for entry in dict.fromkeys(str(entry) for entry in sets)]
     modules = [item for item in resolved if isinstance(item, ToolModule)]
     mcp_sets = [item for item in resolved if isinstance(item, McpToolSet)]
-    names = [item.name for item in resolved]
-    if len(set(names)) != len(names):
-        raise EdgeFabricError(f"two tool sets share a name: {names}", "rename one of the module files")
+    _check_unique(resolved)  # before the build: a clash should not cost a minute of compiling
     compiled = None
     if modules:
         bundled = {name: load_module(builtin_path(name), name) for name in BUILTIN_MODULES}
