@@ -134,7 +134,12 @@ class TrlBackend:
         )
         if checkpointing:
             model.enable_input_require_grads()
-        return get_peft_model(model, config)
+        peft_model = get_peft_model(model, config)
+        if new_token_ids:
+            from edgefabric.pipeline.train.token_rows import use_fast_token_rows
+
+            use_fast_token_rows(peft_model)
+        return peft_model
 
     def trainer_args(self) -> dict[str, Any]:
         import torch

@@ -133,6 +133,19 @@ def train(
     except EdgeFabricError as exc:
         sink(StageFailed(STAGE, exc.message))
         raise
+    except (MemoryError, RuntimeError) as exc:
+        # torch reports exhausted CPU/GPU memory as RuntimeError subclasses; anything else is a bug to show
+        if not isinstance(exc, MemoryError) and not any(
+            text in str(exc) for text in ("out of memory", "can't allocate memory")
+        ):
+            raise
+        error = EdgeFabricError(
+            "training ran out of memory",
+            "lower training.batch_size or training.max_length, or set training.gradient_checkpointing: true; "
+            "the last checkpoint (if any) is kept, continue with --resume",
+        )
+        sink(StageFailed(STAGE, error.message))
+        raise error from None
 
 
 def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: bool, on_event: EventSink) -> TrainResult:
@@ -256,6 +269,8 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
         "final_loss": losses[-1] if losses else None,
         "final_val_loss": callback.val_loss,
         "seconds": round(train_seconds, 2),
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "tokens_seen": int(callback.last_tokens),
         "s_per_step": history[-1]["s_per_step"] if history else None,
         "tokens_per_s": history[-1]["tokens_per_s"] if history else None,
         "peak_rss_mb": max([h["rss_mb"] for h in history] + [rss_mb()]),
@@ -288,7 +303,7 @@ def _make_trainer(
     on_event: EventSink,
 ) -> Any:
     import datasets
-    from transformers import EarlyStoppingCallback
+    from transformers import EarlyStoppingCallback, PrinterCallback
     from trl import SFTConfig
 
     from edgefabric.pipeline.train.trainer import sft_trainer_class
@@ -321,6 +336,8 @@ def _make_trainer(
         save_strategy="steps" if cfg.save_every else "no",
         save_steps=cfg.save_every or 500,
         gradient_checkpointing=cfg.gradient_checkpointing,
+        # PEFT's frozen base needs the non-reentrant variant for gradients to reach the adapters
+        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
         metric_for_best_model="eval_loss" if evaluate else None,
         greater_is_better=False if evaluate else None,
         report_to=[],
@@ -332,7 +349,7 @@ def _make_trainer(
     if cfg.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
     trainer_class = sft_trainer_class(full_logits=bool(new_ids))
-    return trainer_class(
+    trainer = trainer_class(
         model=model,
         args=args,
         # Already tokenized with labels: TRL uses `labels` as given (our mask) and only pads.
@@ -341,6 +358,9 @@ def _make_trainer(
         processing_class=tokenizer,
         callbacks=callbacks,
     )
+    # With tqdm off the trainer prints every log dict; the events already carry them.
+    trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def _save_merged(model: Any, tokenizer: Any, base_dir: Path, path: Path) -> None:

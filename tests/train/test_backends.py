@@ -1,0 +1,80 @@
+"""Backend selection and the Unsloth path's errors, without CUDA."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgefabric.errors import EdgeFabricError
+from edgefabric.pipeline.train.backends import (
+    TrlBackend,
+    UnslothBackend,
+    choose_backend,
+    make_backend,
+    resolve_backend,
+)
+
+
+@pytest.mark.parametrize(
+    ("requested", "cuda", "unsloth", "expected", "reason"),
+    [
+        ("auto", True, True, "unsloth", "CUDA GPU and unsloth are available"),
+        ("auto", True, False, "trl", "unsloth is not installed"),
+        ("auto", False, True, "trl", "no CUDA GPU"),
+        ("auto", False, False, "trl", "no CUDA GPU"),
+        ("trl", True, True, "trl", "training.backend is trl"),
+        ("unsloth", True, True, "unsloth", "training.backend is unsloth"),
+    ],
+)
+def test_selection(requested: str, cuda: bool, unsloth: bool, expected: str, reason: str) -> None:
+    choice = choose_backend(requested, cuda=cuda, unsloth=unsloth)
+    assert choice.name == expected
+    assert reason in choice.reason
+
+
+def test_unsloth_without_a_gpu_is_a_clear_error() -> None:
+    with pytest.raises(EdgeFabricError, match="no CUDA GPU is available") as info:
+        choose_backend("unsloth", cuda=False, unsloth=True)
+    assert info.value.fix is not None and "auto or trl" in info.value.fix
+
+
+def test_unsloth_not_installed_names_the_extra() -> None:
+    with pytest.raises(EdgeFabricError, match="not installed") as info:
+        choose_backend("unsloth", cuda=True, unsloth=False)
+    assert "edgefabric[gpu]" in (info.value.fix or "")
+
+
+def test_this_machine_resolves_to_trl_and_refuses_unsloth() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this check describes a machine without CUDA")
+    assert resolve_backend("auto").name == "trl"
+    with pytest.raises(EdgeFabricError, match="no CUDA GPU"):
+        resolve_backend("unsloth")
+
+
+def test_make_backend_and_cpu_trainer_args() -> None:
+    from edgefabric.pipeline.train.backends import BackendChoice
+
+    assert isinstance(make_backend(BackendChoice("unsloth", "x")), UnslothBackend)
+    backend = make_backend(BackendChoice("trl", "x"))
+    assert isinstance(backend, TrlBackend)
+    if backend.device == "cpu":
+        # SFTConfig defaults to bf16, which fails on CPU
+        assert backend.trainer_args() == {"use_cpu": True, "bf16": False, "fp16": False}
+
+
+def test_unsloth_backend_reports_a_failed_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_unsloth(name: str, *args: object, **kwargs: object) -> object:
+        if name == "unsloth":
+            raise ImportError("No module named 'unsloth'")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_unsloth)
+    with pytest.raises(EdgeFabricError, match="unsloth could not be imported") as info:
+        UnslothBackend().load(__import__("pathlib").Path("."), 128)
+    assert "edgefabric[gpu]" in (info.value.fix or "")

@@ -1,0 +1,49 @@
+"""`edgefabric train` end to end on a tiny model, and its errors without a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgefabric.cli import app, main
+from edgefabric.config import save_config
+from tests.train.conftest import dataset, project, write_data
+
+
+def test_train_command_runs_and_writes_the_run_folder(tiny_gemma: Path, tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data", dataset(8), dataset(2))
+    config_path = tmp_path / "edgefabric.yaml"
+    save_config(project(tiny_gemma, merge=True, eval_every=1), config_path)
+    out = tmp_path / "runs" / "tiny"
+    result = CliRunner().invoke(
+        app, ["train", str(config_path), "--data", str(data), "--out", str(out), "--max-steps", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "done: 2 steps" in result.output and "backend trl" in result.output
+    assert {p.name for p in out.iterdir()} >= {"adapter", "merged", "config.yaml", "train_report.json", "events.jsonl"}
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["steps"] == 2 and report["final_val_loss"] is not None
+    # --max-steps is part of the saved config, so resuming with it is accepted
+    again = CliRunner().invoke(
+        app, ["train", str(config_path), "--data", str(data), "--out", str(out), "--max-steps", "2", "--resume"]
+    )
+    assert again.exit_code == 0, again.output
+
+
+def test_train_command_error_is_a_message_not_a_traceback(
+    tiny_gemma: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_path = tmp_path / "edgefabric.yaml"
+    save_config(project(tiny_gemma), config_path)
+    monkeypatch.setattr(sys, "argv", ["edgefabric", "train", str(config_path), "--data", str(tmp_path / "none")])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "train.jsonl does not exist" in err and "fix:" in err
+    assert "Traceback" not in err
