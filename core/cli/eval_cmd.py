@@ -120,6 +120,11 @@ def improve(
     num_samples: int = typer.Option(50, min=1, help="How many new samples the next round should generate."),
     config_out: Path | None = typer.Option(None, "--config-out", help="Write the next round's project config here."),
     config: Path | None = typer.Option(None, "--config", help="The project config to start from."),
+    chain: bool = typer.Option(
+        False, "--chain", help="Also run the round: generate -> train -> eval (needs --config)."
+    ),
+    train_steps: int | None = typer.Option(None, min=1, help="With --chain: cap the training steps."),
+    max_eval: int | None = typer.Option(None, min=1, help="With --chain: evaluate at most this many test samples."),
 ) -> None:
     """Find the weakest tools/kinds in an eval report and plan the next data round (recorded per round)."""
     from rich.table import Table
@@ -136,11 +141,25 @@ def improve(
     project.generation.num_samples = num_samples
     target = config_out or report_path.parent / "improve-config.yaml"
     save_config(project, target)
-    import importlib.util
+    extra: dict[str, Any] = {}
+    if chain:
+        from edgefabric.pipeline.evaluate.improve import run_round
 
-    have_train = importlib.util.find_spec("edgefabric.pipeline.train") is not None
-    left = ["generate (edgefabric generate --config " + str(target) + ")", "train", "export", "eval"]
-    entry = record_round(report_path.parent, report, report_path, plan, stages_left=left)
+        if config is None:
+            raise EdgeFabricError("--chain needs the project config", "pass --config edgefabric.yaml")
+        round_number = len(load_rounds(report_path.parent)) + 1
+        new_path, new_report = run_round(
+            target, plan, report_path.parent / f"round-{round_number}", train_steps=train_steps, max_eval=max_eval
+        )
+        extra = {
+            "stages_done": ["generate", "train", "eval"],
+            "result_report": str(new_path),
+            "result_overall": new_report.overall,
+            "result_metrics": new_report.metrics,
+        }
+    else:
+        extra = {"stages_left": ["generate (edgefabric generate --config " + str(target) + ")", "train", "eval"]}
+    entry = record_round(report_path.parent, report, report_path, plan, **extra)
     console = Console()
     table = Table(title=f"improve: round {entry.round} from {report_path.name} (overall {report.overall or 0:.1%})")
     table.add_column("weakest")
@@ -156,9 +175,15 @@ def improve(
         console.print("tool focus: " + ", ".join(f"{k} {w:.2f}" for k, w in plan.tool_weights.items()))
     console.print(f"config for the next round: {target}", highlight=False)
     rounds = load_rounds(report_path.parent)
-    console.print("rounds so far: " + ", ".join(f"#{r.round} {r.overall or 0:.1%}" for r in rounds))
-    if not have_train:
+    console.print(
+        "rounds so far: "
+        + ", ".join(
+            f"#{r.round} {r.overall or 0:.1%}" + (f" -> {r.result_overall or 0:.1%}" if r.result_report else "")
+            for r in rounds
+        )
+    )
+    if not chain:
         console.print(
-            "[yellow]the training stage is not available yet: run generate, train, export and eval "
-            "by hand with the config above, then `edgefabric improve` on the new report[/]"
+            "[dim]next: run generate, train and eval with the config above (or pass --chain --config to do it "
+            "here), then `edgefabric improve` on the new report[/]"
         )

@@ -55,6 +55,10 @@ class Round(BaseModel):
     plan: ImprovePlan
     stages_done: list[str] = Field(default_factory=list)
     stages_left: list[str] = Field(default_factory=list)
+    # Filled when the round was run through (generate -> train -> eval): the new model's scores.
+    result_report: str | None = None
+    result_overall: float | None = None
+    result_metrics: dict[str, float | None] = Field(default_factory=dict)
 
 
 def _weights(failure: dict[str, float]) -> dict[str, float]:
@@ -113,3 +117,46 @@ def load_rounds(run_dir: Path) -> list[Round]:
     if not path.exists():
         return []
     return [Round.model_validate(r) for r in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def run_round(
+    config_path: Path,
+    plan: ImprovePlan,
+    round_dir: Path,
+    *,
+    train_steps: int | None = None,
+    max_eval: int | None = None,
+    on_event: Any = None,
+) -> tuple[Path, EvalReport]:
+    """One full round: generate data aimed at the plan -> train -> evaluate the merged model.
+
+    Returns the new eval report's path and the report; the caller records the round.
+    """
+    from edgefabric.config import load_config, save_config
+    from edgefabric.events import ignore_events
+    from edgefabric.pipeline.evaluate.cases import load_sample_cases
+    from edgefabric.pipeline.evaluate.report import save_report
+    from edgefabric.pipeline.evaluate.runner import Evaluator
+    from edgefabric.pipeline.generate.run import generate, tool_sources
+    from edgefabric.pipeline.train.run import train
+    from edgefabric.runtime.backends import load_backend
+    from edgefabric.runtime.sandbox import load_toolbox
+
+    sink = on_event or ignore_events
+    config = load_config(config_path)
+    config.generation.kinds = {k: w for k, w in plan.kind_weights.items() if w > 0}
+    config.generation.num_samples = plan.num_samples
+    round_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, round_dir / "config.yaml")
+    data_dir = round_dir / "data"
+    generate(config, data_dir, resume=(data_dir / "samples.jsonl").exists(), on_event=sink)
+    trained = train(config, data_dir, round_dir / "train", max_steps=train_steps, on_event=sink)
+    model_dir = trained.merged or trained.adapter
+    backend = load_backend(str(model_dir), backend="transformers", profile=config.eval.device_profile)
+    box = load_toolbox(tool_sources(config))
+    cases = load_sample_cases(data_dir / "test.jsonl", max_eval or config.eval.max_samples)
+    evaluator = Evaluator(backend, config.model.family, toolbox=box, max_steps=config.eval.max_steps)
+    report = evaluator.run(cases, model=str(model_dir), profile=config.eval.device_profile, on_event=sink)
+    backend.close()
+    path = save_report(report, round_dir / "eval-report.json")
+    return path, report
