@@ -84,6 +84,14 @@ class StageItem(StageMessage):
         self.payload = dict(event.payload)
 
 
+class StageSummary(StageMessage):
+    """A StageDone event: of the stage itself or of a part of it (generation's topic graph)."""
+
+    def __init__(self, event: StageDone) -> None:
+        super().__init__(event.stage)
+        self.summary = dict(event.summary)
+
+
 class StageFinished(StageMessage):
     """The stage function returned; `summary` is its StageDone summary, `result` its return value."""
 
@@ -155,9 +163,14 @@ class TextualSink:
         elif isinstance(event, ItemDone):
             self.target.post_message(StageItem(event))
         elif isinstance(event, StageDone):
-            self.summary = dict(event.summary)
+            if event.stage == self.stage:
+                self.summary = dict(event.summary)
+            self.target.post_message(StageSummary(event))
         elif isinstance(event, StageFailed):
-            self.failure = event.error
+            if event.stage == self.stage:
+                self.failure = event.error
+            else:
+                self.target.post_message(StageNote(Note(event.stage, f"failed: {event.error}", "error")))
         self.check()
 
 

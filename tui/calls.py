@@ -30,12 +30,26 @@ def project_config(project: Project, screen: FabricScreen) -> ProjectConfig | No
         return None
 
 
+def generate_resumes(project: Project) -> bool:
+    """An earlier run's samples are in data/: continue it (nothing repeated, nothing lost)."""
+    return any((project.data_dir / name).exists() for name in ("samples.jsonl", "rejects.jsonl", "run-config.yaml"))
+
+
+def generate_command(project: Project) -> str:
+    resume = " --resume" if generate_resumes(project) else ""
+    return f"cd {project.root} && edgefabric generate edgefabric.yaml --out data{resume}"
+
+
 def generate_call(project: Project, screen: FabricScreen) -> StageCall | None:
+    """`edgefabric generate edgefabric.yaml --out data [--resume]`, in the worker."""
     config = project_config(project, screen)
     if config is None:
         return None
-    screen.show_error("Generate", "the generation stage's entry point is not wired yet")
-    return None
+    from edgefabric.pipeline.generate.run import generate
+
+    out_dir = project.data_dir
+    resume = generate_resumes(project)
+    return lambda sink: generate(config, out_dir, resume=resume, on_event=sink)
 
 
 def _not_wired(screen: FabricScreen, stage: str) -> None:

@@ -32,7 +32,7 @@ class StageEntry:
 
 
 STAGES: dict[str, StageEntry] = {
-    "generate": StageEntry("generate", "edgefabric.pipeline.generate", "generate"),
+    "generate": StageEntry("generate", "edgefabric.pipeline.generate.run", "generate"),
     "train": StageEntry("train", "edgefabric.pipeline.train", "train"),
     "export": StageEntry("export", "edgefabric.export", "export_model"),
     "chat": StageEntry("chat", "edgefabric.runtime.agent", "Agent"),

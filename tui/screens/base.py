@@ -23,6 +23,7 @@ from edgefabric.tui.bridge import (
     StageNote,
     StageProgress,
     StageStopped,
+    StageSummary,
     TextualSink,
     run_stage,
 )
@@ -120,6 +121,17 @@ class StageScreen(FabricScreen):
     def running(self) -> bool:
         return self.worker is not None and self.worker.is_running
 
+    def cli_command(self) -> str | None:
+        """The `edgefabric ...` command that does what this screen's start does, to copy."""
+        return None
+
+    def action_copy_command(self) -> None:
+        command = self.cli_command()
+        if command is None:
+            self.notify("This screen has no CLI command to copy", severity="warning")
+            return
+        self.copy(command, f"`{command}`")
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.unavailable is not None and action not in ("hide_error",):
             return False
@@ -199,6 +211,10 @@ class StageScreen(FabricScreen):
     def _item(self, message: StageItem) -> None:
         self.stage_item(message)
 
+    @on(StageSummary)
+    def _summary(self, message: StageSummary) -> None:
+        self.stage_summary(message)
+
     @on(StageFinished)
     def _finished(self, message: StageFinished) -> None:
         self.set_status(f"[b green]{self.TITLE_TEXT} done[/] in {self.elapsed():.1f} s")
@@ -225,6 +241,8 @@ class StageScreen(FabricScreen):
     def stage_note(self, message: StageNote) -> None: ...
 
     def stage_item(self, message: StageItem) -> None: ...
+
+    def stage_summary(self, message: StageSummary) -> None: ...
 
     def stage_finished(self, message: StageFinished) -> None:
         self.stage_ended()

@@ -12,9 +12,22 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, ProgressBar, RichLog, Static, Tree
 
-from edgefabric.tui.bridge import StageBegan, StageCall, StageFinished, StageItem, StageNote, StageProgress
+from edgefabric.tui.bridge import (
+    StageBegan,
+    StageCall,
+    StageFinished,
+    StageItem,
+    StageNote,
+    StageProgress,
+    StageSummary,
+)
+from edgefabric.tui.project import count_lines, tail_records
 from edgefabric.tui.render import render_sample
 from edgefabric.tui.screens.base import StageScreen
+
+SAMPLES = "samples.jsonl"
+REJECTS = "rejects.jsonl"
+TOPICS = "topics.json"
 
 
 class GenerateScreen(StageScreen):
@@ -22,10 +35,11 @@ class GenerateScreen(StageScreen):
     STAGE = "generate"
     TITLE_TEXT = "Generate"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "start", "Start", id="generate.start"),
+        Binding("s", "start", "Start/resume", id="generate.start"),
         Binding("p", "pause", "Pause/resume", id="generate.pause"),
         Binding("c", "cancel", "Cancel", id="generate.cancel"),
         Binding("y", "copy_sample", "Copy sample", id="generate.copy"),
+        Binding("k", "copy_command", "Copy CLI command", id="generate.command", show=False),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]
 
@@ -49,12 +63,41 @@ class GenerateScreen(StageScreen):
 
     def on_mount(self) -> None:
         if self.unavailable is None:
-            self.query_one("#rejects", DataTable).add_columns("reject reason", "count")
+            self.query_one("#rejects", DataTable).add_columns("rejected at", "reason", "count")
+
+    def on_screen_resume(self) -> None:
+        """Show what data/ already holds: a run from before (this app or the CLI) resumes from here."""
+        if self.unavailable is not None or self.running:
+            return
+        data = self.project.data_dir
+        samples = count_lines(data / SAMPLES)
+        self.load_topics()
+        self.reasons.clear()
+        for record in tail_records(data / REJECTS, 200):
+            self.count_reject(str(record.get("stage", "?")), str(record.get("reason", "")))
+        self.show_reasons()
+        log = self.query_one("#samples", RichLog)
+        log.clear()
+        for record in tail_records(data / SAMPLES, 3):
+            self.last_sample = record
+            log.write(render_sample(record))
+        if samples:
+            self.query_one("#gen-stats", Static).update(
+                f"{samples} samples in data/{SAMPLES}; s resumes the run (nothing is repeated)"
+            )
+            self.set_status(f"{samples} samples on disk")
+        else:
+            self.query_one("#gen-stats", Static).update("no samples yet: s starts")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pause" and self.unavailable is None:
             return True if self.running else None
         return super().check_action(action, parameters)
+
+    def cli_command(self) -> str | None:
+        from edgefabric.tui.calls import generate_command
+
+        return generate_command(self.project)
 
     def stage_call(self) -> StageCall | None:
         from edgefabric.tui import calls
@@ -65,7 +108,6 @@ class GenerateScreen(StageScreen):
         self.accepted = self.rejected = 0
         self.reasons.clear()
         self.query_one("#rejects", DataTable).clear()
-        self.query_one("#topics", Tree).root.remove_children()
 
     def action_pause(self) -> None:
         if self.sink is None or not self.running:
@@ -75,7 +117,7 @@ class GenerateScreen(StageScreen):
             self.set_status("[b]Generate[/] running (p pauses)")
         else:
             self.sink.pause()
-            self.set_status("[b yellow]Generate paused[/] after the current sample (p resumes, c cancels)")
+            self.set_status("[b yellow]Generate paused[/] at the next sample (p resumes, c cancels)")
 
     def action_copy_sample(self) -> None:
         if self.last_sample is None:
@@ -86,58 +128,86 @@ class GenerateScreen(StageScreen):
     # Events ----------------------------------------------------------------
 
     def stage_began(self, message: StageBegan) -> None:
-        if message.total:
-            self.query_one("#gen-progress", ProgressBar).update(total=message.total, progress=0)
+        self.query_one("#gen-progress", ProgressBar).update(total=message.total, progress=0)
+        self.query_one("#samples", RichLog).write(f"[b]{escape(message.stage)}[/] {escape(message.detail)}")
 
     def stage_progress(self, message: StageProgress) -> None:
-        bar = self.query_one("#gen-progress", ProgressBar)
-        bar.update(total=message.total, progress=message.done)
-        elapsed = max(self.elapsed(), 1e-6)
-        rate = message.done / elapsed * 60
-        eta = ""
-        if message.total and message.done:
-            remaining = (message.total - message.done) * elapsed / message.done
-            eta = f"  ETA {remaining:.0f} s"
-        attempts = self.accepted + self.rejected
-        accept = f"{100 * self.accepted / attempts:.0f}%" if attempts else "-"
+        self.query_one("#gen-progress", ProgressBar).update(total=message.total, progress=message.done)
         total = message.total if message.total is not None else "?"
-        extra = "  ".join(f"{k} {v:g}" for k, v in message.metrics.items())
-        self.query_one("#gen-stats", Static).update(
-            f"{message.done}/{total} samples  accept {accept}  {rate:.1f} samples/min{eta}  {extra}"
-        )
+        m = message.metrics
+        if message.stage == "topics":
+            text = f"topic graph: {message.done}/{total} teacher calls, {m.get('topics', 0):.0f} topics"
+        else:
+            parts = [f"{message.done}/{total} samples"]
+            if "accept_rate" in m:
+                parts.append(f"accept {m['accept_rate']:.0%}")
+            if "samples_per_min" in m:
+                parts.append(f"{m['samples_per_min']:.1f}/min")
+            if "eta_s" in m:
+                parts.append(f"ETA {m['eta_s'] / 60:.1f} min")
+            text = "  ".join(parts)
+        self.query_one("#gen-stats", Static).update(text)
 
     def stage_item(self, message: StageItem) -> None:
         payload = message.payload
-        if message.kind == "topic":
-            self.add_topic(payload)
-        elif message.kind == "sample":
+        if message.kind != "sample":
+            return
+        if payload.get("accepted", True):
             self.accepted += 1
-            record = payload.get("sample", payload)
-            self.last_sample = record
-            self.query_one("#samples", RichLog).write(render_sample(record))
-        elif message.kind in ("rejected", "reject"):
+            # The event names the sample; the sample itself is the line just appended to disk.
+            for record in tail_records(self.project.data_dir / SAMPLES, 1):
+                self.last_sample = record
+                self.query_one("#samples", RichLog).write(render_sample(record))
+        else:
             self.rejected += 1
-            reason = str(payload.get("reason", "unknown"))
-            self.reasons[reason.split(":")[0][:60]] += 1
+            self.count_reject(str(payload.get("stage", "?")), str(payload.get("reason", "")))
             self.show_reasons()
+
+    def stage_summary(self, message: StageSummary) -> None:
+        if message.stage == "topics":
+            self.load_topics()
+            self.query_one("#samples", RichLog).write(
+                "[green]topic graph[/] " + escape(", ".join(f"{k} {v}" for k, v in message.summary.items()))
+            )
 
     def stage_note(self, message: StageNote) -> None:
         style = {"warning": "yellow", "error": "red"}.get(message.level, "dim")
-        self.query_one("#samples", RichLog).write(f"[{style}]{escape(message.text)}[/]")
+        self.query_one("#samples", RichLog).write(f"[{style}]{escape(message.stage)}: {escape(message.text)}[/]")
 
     def stage_finished(self, message: StageFinished) -> None:
-        summary = "  ".join(f"{k}: {v}" for k, v in message.summary.items())
-        self.query_one("#samples", RichLog).write(f"[b green]done[/] {escape(summary)}")
+        s = message.summary
+        splits = ", ".join(f"{k} {v}" for k, v in (s.get("splits") or {}).items())
+        self.query_one("#samples", RichLog).write(
+            f"[b green]done[/] {s.get('accepted', '?')} accepted, {s.get('rejected', '?')} rejected; "
+            f"splits {escape(splits)}; dataset in data/"
+        )
 
-    def add_topic(self, payload: dict[str, Any]) -> None:
-        path = payload.get("path") or [payload.get("topic", "?")]
-        node = self.query_one("#topics", Tree).root
-        for part in path:
-            match = next((child for child in node.children if child.data == part), None)
-            node = match if match is not None else node.add(str(part), data=str(part), expand=True)
+    # Widgets from disk -----------------------------------------------------
+
+    def load_topics(self) -> None:
+        path = self.project.data_dir / TOPICS
+        tree = self.query_one("#topics", Tree)
+        tree.root.remove_children()
+        if not path.exists():
+            return
+        from edgefabric.pipeline.generate.topics import TopicGraph
+
+        try:
+            graph = TopicGraph.load(path)
+        except Exception:  # a damaged topics.json is rebuilt by the next run; show none
+            return
+        tree.root.set_label(graph.nodes[0].title[:40] if graph.nodes else "topics")
+        nodes = {0: tree.root}
+        for node in graph.nodes[1:]:
+            parent = nodes.get(node.parent if node.parent is not None else 0, tree.root)
+            nodes[node.id] = parent.add(node.title, data=node.title, expand=True)
+
+    def count_reject(self, stage: str, reason: str) -> None:
+        self.reasons[f"{stage}\t{reason.split(':')[0][:50]}"] += 1
 
     def show_reasons(self) -> None:
         table = self.query_one("#rejects", DataTable)
         table.clear()
-        for reason, count in self.reasons.most_common(5):
-            table.add_row(reason, str(count))
+        for key, count in self.reasons.most_common(4):
+            stage, reason = key.split("\t", 1)
+            table.add_row(stage, reason, str(count))
