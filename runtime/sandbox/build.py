@@ -13,6 +13,7 @@ place crashes the process that maps it (SIGBUS), so files are only ever replaced
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -135,8 +136,16 @@ def build_wasm(modules: list[ToolModule], cache_dir: Path | None = None, on_even
     return target
 
 
+@functools.lru_cache(maxsize=16)
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    # Memoised per (path, size, mtime): hashing an 18 MB component on every load_toolbox is wasted time.
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:32]
+
+
 def compiled_path(wasm: Path, cache_dir: Path | None = None) -> Path:
-    digest = hashlib.sha256(wasm.read_bytes()).hexdigest()[:32]
+    info = wasm.stat()
+    digest = _file_digest(wasm.resolve(), info.st_size, info.st_mtime_ns)
     return sandbox_cache(cache_dir) / f"component-{digest}-wasmtime-{versions()['wasmtime']}.cwasm"
 
 

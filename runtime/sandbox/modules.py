@@ -12,6 +12,7 @@ tool modules should only define things); the tools themselves only ever run in t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -148,7 +149,14 @@ def load_module(path: Path, name: str | None = None) -> ToolModule:
     path = Path(path).expanduser()
     if not path.is_file():
         raise EdgeFabricError(f"tool module {path} does not exist", "check the path in tools.modules")
-    set_name = name or path.stem
+    info = path.stat()
+    return _load_module(path.resolve(), name or path.stem, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_module(path: Path, set_name: str, size: int, mtime_ns: int) -> ToolModule:
+    # Memoised per file version: validating every schema costs ~0.1 s a module, and data generation
+    # loads the same sets for every worker and sample.
     if not SET_NAME.match(set_name):
         raise EdgeFabricError(
             f"tool set name {set_name!r} (from {path.name}) is not a plain identifier",
