@@ -37,14 +37,23 @@ def _show_build(console: Console) -> EventSink:
 @app.command("list")
 def list_tools(
     sets: list[str] = typer.Argument(None, help="Built-in set names, tool module paths (.py) or MCP files (.json)."),
+    config: Path | None = typer.Option(
+        None, "--config", help="List the sets a project config names (tools.builtin, tools.modules)."
+    ),
 ) -> None:
     """List the tools of the given sets (all built-in sets by default) with their descriptions."""
     from edgefabric.runtime.sandbox.modules import BUILTIN_MODULES
     from edgefabric.runtime.sandbox.toolbox import resolve_set
 
+    entries = list(sets or [])
+    if config is not None:
+        from edgefabric.config import load_config
+
+        project = load_config(config)
+        entries += [*project.tools.builtin, *(str(path) for path in project.tools.modules)]
     console = Console()
     table = Table("set", "tool", "parameters", "description")
-    for entry in sets or sorted(BUILTIN_MODULES):
+    for entry in entries or sorted(BUILTIN_MODULES):
         resolved = resolve_set(entry)
         specs = resolved.specs if hasattr(resolved, "specs") else resolved.tools
         label = resolved.name if hasattr(resolved, "specs") else f"{resolved.name} (MCP)"

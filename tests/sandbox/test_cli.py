@@ -42,3 +42,15 @@ def test_tools_call_with_a_scenario(sandbox_home: Path) -> None:
     result = edgefabric(sandbox_home, "tools", "call", "kv", "get", '{"key": "units"}', "--scenario", "kv-preferences")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["value"] == "metric"
+
+
+def test_tools_list_reads_a_project_config(tmp_path: Path) -> None:
+    module = tmp_path / "greet.py"
+    module.write_text('def greet(name: str) -> str:\n    """Say hello."""\n    return "hi " + name\n')
+    config = tmp_path / "project.yaml"
+    assert edgefabric(tmp_path, "config", "init", str(config)).returncode == 0
+    text = config.read_text()
+    config.write_text(text.replace("modules: []", f"modules:\n  - {module}"))
+    result = edgefabric(tmp_path, "tools", "list", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "greet" in result.stdout and "Say hello." in result.stdout and "calculate" in result.stdout
