@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,6 +42,9 @@ class TransformersBackend:
             model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
             tokenizer_source = folder
         self.model = model.eval()
+        # transformers 5 renamed past_key_values to cache; a PEFT wrapper forwards either.
+        forward = getattr(model, "get_base_model", lambda: model)().forward
+        self._cache_arg = "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
         self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source))
 
     def count_tokens(self, text: str) -> int:
@@ -70,8 +74,8 @@ class TransformersBackend:
             shown = ""
             with torch.inference_mode():
                 while count < max_tokens:
-                    out = self.model(input_ids=inputs, past_key_values=past, use_cache=True)
-                    past = out.past_key_values
+                    out = self.model(input_ids=inputs, use_cache=True, **{self._cache_arg: past})
+                    past = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
                     token = int(out.logits[0, -1].argmax())
                     count += 1
                     if token in eos:
