@@ -31,6 +31,14 @@ def nap(seconds: float) -> str:
     return "woke up"
 
 
+def nap_raw(seconds: float) -> str:
+    """Sleep through a time.sleep restored by reloading the module (around the sandbox's sliced sleep)."""
+    import importlib
+
+    importlib.reload(time).sleep(seconds)
+    return "woke up"
+
+
 def bomb() -> int:
     """Allocate 1 GiB at once."""
     return len(bytearray(1 << 30))

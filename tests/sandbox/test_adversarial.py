@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edgefabric.runtime.sandbox import ToolBox, ToolResult, ToolSession, load_toolbox
+from edgefabric.runtime.sandbox.engine import Outcome
 from tests.sandbox.conftest import HOSTILE, TEST_LIMITS
 
 
@@ -33,6 +34,38 @@ def test_long_sleep_hits_the_wall_clock_deadline(session: ToolSession) -> None:
     result = session.call("nap", {"seconds": 60})
     assert result.error_kind == "timeout" and "timed out after 2 s" in result.content
     assert time.monotonic() - started < TEST_LIMITS.timeout_s + 1.5
+    still_works(session)
+
+
+def test_reloading_time_does_not_bring_back_an_endless_sleep(session: ToolSession) -> None:
+    started = time.monotonic()
+    result = session.call("nap_raw", {"seconds": 8})
+    assert result.error_kind == "timeout"
+    assert time.monotonic() - started < TEST_LIMITS.timeout_s + 1.5
+    still_works(session)
+
+
+def test_the_host_abandons_a_call_stuck_outside_wasm(session: ToolSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a call ever blocks in a host function (where no deadline is checked), the host stops
+    waiting at deadline + grace, and the session goes on with a fresh engine. The stall is
+    simulated on the host side: the sandbox offers the guest no such blocking call to use."""
+    still_works(session)
+    engine = session._engine
+    assert engine is not None
+    real_call = engine._call
+    stalls = [True]
+
+    def stalled(name: str, arguments: str) -> Outcome:
+        if stalls and stalls.pop():
+            time.sleep(6)
+            return Outcome(True, '"too late"')
+        return real_call(name, arguments)
+
+    monkeypatch.setattr(engine, "_call", stalled)
+    started = time.monotonic()
+    result = session.call("calculate", {"expression": "1"})
+    assert result.error_kind == "timeout" and "abandoned" in result.content
+    assert time.monotonic() - started < TEST_LIMITS.timeout_s + 2.0
     still_works(session)
 
 
