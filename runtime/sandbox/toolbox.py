@@ -246,12 +246,14 @@ class ToolSession:
             if not path.is_file() or path.is_symlink():
                 continue
             relative = path.relative_to(self.scratch).as_posix()
-            if relative.startswith(f"{STATE_DIR}/") and path.suffix == ".json" and path.parent.name == STATE_DIR:
-                try:
-                    snapshot[path.stem] = json.loads(path.read_text(encoding="utf-8"))
-                    continue
-                except ValueError:
-                    pass
+            if relative.startswith(f"{STATE_DIR}/"):
+                # Tool state; a leftover temp file from a stopped call is not part of it.
+                if path.suffix == ".json" and path.parent.name == STATE_DIR:
+                    try:
+                        snapshot[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+                    except ValueError:
+                        snapshot[path.stem] = {"unreadable": True}
+                continue
             data = path.read_bytes()
             try:
                 files[relative] = data.decode("utf-8")
