@@ -3,13 +3,15 @@ project's config and folders, and the sink. No stage logic lives here."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgefabric.config import ProjectConfig
 from edgefabric.errors import ConfigError, EdgeFabricError
-from edgefabric.tui.bridge import StageCall
-from edgefabric.tui.project import Project
+from edgefabric.events import ItemDone, Note
+from edgefabric.tui.bridge import StageCall, TextualSink
+from edgefabric.tui.project import Project, family_for
 
 if TYPE_CHECKING:
     from edgefabric.tui.screens.base import FabricScreen
@@ -71,23 +73,162 @@ def export_call(project: Project, screen: FabricScreen, gguf: list[str], onnx: l
 
 
 def chat_call(
-    project: Project, screen: FabricScreen, model: Path, history: list[dict[str, Any]], prompt: str
+    project: Project,
+    screen: FabricScreen,
+    model: str,
+    history: list[Any],
+    prompt: str,
+    engines: dict[str, Any],
 ) -> StageCall | None:
-    if project_config(project, screen) is None:
+    """One turn of `edgefabric chat MODEL --tools ...`: the same Agent, its text and tool calls as events.
+
+    `engines` keeps loaded models between turns (loading is the slow part); it is only
+    touched from the worker, one turn at a time.
+    """
+    config = project_config(project, screen)
+    if config is None:
         return None
-    _not_wired(screen, "Chat")
-    return None
+    family = family_for(project, config, model)
+    sets = tool_sets(config)
+
+    def run(sink: TextualSink) -> Any:
+        from edgefabric.runtime.agent import Agent, ExecutedCall
+        from edgefabric.runtime.backends import load_backend
+        from edgefabric.runtime.profiles import get_profile
+        from edgefabric.runtime.sandbox import load_toolbox
+        from edgefabric.schemas import Message
+
+        profile = get_profile(config.eval.device_profile)
+        box = load_toolbox(sets)
+        if model not in engines:
+            sink(Note("chat", f"loading {model}"))
+            engines[model] = load_backend(model, profile=profile)
+
+        def on_text(piece: str) -> None:
+            sink(ItemDone("chat", "text", {"text": piece}))
+
+        def on_call(executed: ExecutedCall) -> None:
+            sink(
+                ItemDone(
+                    "chat",
+                    "tool_call",
+                    {
+                        "name": executed.call.name,
+                        "arguments": executed.call.arguments,
+                        "ok": executed.ok,
+                        "content": executed.content,
+                        "error_kind": executed.error_kind,
+                        "elapsed_ms": executed.elapsed_ms,
+                    },
+                )
+            )
+
+        agent = Agent(
+            engines[model],
+            family,
+            box.specs,
+            max_steps=config.eval.max_steps,
+            max_tokens=profile.max_tokens,
+            on_text=on_text,
+            on_call=on_call,
+        )
+        turn = [*history, Message(role="user", content=prompt)]
+        with box.session() as session:
+            return agent.run(turn, session)  # type: ignore[arg-type]  # ToolSession satisfies it at run time, as in the CLI
+
+    return run
 
 
-def evaluate_call(project: Project, screen: FabricScreen) -> StageCall | None:
-    if project_config(project, screen) is None:
+def tool_sets(config: ProjectConfig) -> list[str]:
+    """The tool sets the project names, as the CLI's --tools takes them."""
+    return [*config.tools.builtin, *(str(path) for path in config.tools.modules)]
+
+
+def eval_cases_path(project: Project) -> Path:
+    return project.data_dir / "test.jsonl"
+
+
+def report_path(project: Project, model: str) -> Path:
+    stem = Path(model).stem if not model.startswith("embedded:") else model.split(":", 1)[1]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return project.folder("reports") / f"eval-{stem}-{stamp}.json"
+
+
+def evaluate_command(project: Project, config: ProjectConfig, model: str) -> str:
+    tools = " ".join(f"--tools {name}" for name in tool_sets(config))
+    return (
+        f"cd {project.root} && edgefabric eval {model} --samples data/test.jsonl {tools} "
+        f"--profile {config.eval.device_profile} --out reports/eval-report.json"
+    )
+
+
+def evaluate_call(project: Project, screen: FabricScreen, model: str) -> StageCall | None:
+    """`edgefabric eval MODEL --samples data/test.jsonl --tools ... --out reports/...`, in the worker."""
+    config = project_config(project, screen)
+    if config is None:
         return None
-    _not_wired(screen, "Evaluate")
-    return None
+    cases_path = eval_cases_path(project)
+    if not cases_path.exists():
+        screen.show_error(
+            "Evaluate", f"no held-out samples: {cases_path} does not exist", "generate data on screen 2 first"
+        )
+        return None
+    family = family_for(project, config, model)
+    out = report_path(project, model)
+    sets = tool_sets(config)
+
+    def run(sink: TextualSink) -> Any:
+        from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
+        from edgefabric.pipeline.evaluate.report import save_report
+        from edgefabric.runtime.backends import load_backend
+        from edgefabric.runtime.profiles import get_profile
+        from edgefabric.runtime.sandbox import load_toolbox
+
+        profile = get_profile(config.eval.device_profile)
+        cases = load_sample_cases(cases_path, config.eval.max_samples)
+        box = load_toolbox(sets) if sets else None
+        sink(Note("eval", f"loading {model}"))
+        engine = load_backend(model, profile=profile)
+        try:
+            evaluator = Evaluator(
+                engine, family, toolbox=box, max_steps=config.eval.max_steps, max_tokens=profile.max_tokens
+            )
+            report = evaluator.run(
+                cases, model=model, profile=profile.name, tool_sets=sets, sources=[str(cases_path)], on_event=sink
+            )
+        finally:
+            engine.close()
+        save_report(report, out)
+        return report
+
+    return run
 
 
 def improve_call(project: Project, screen: FabricScreen) -> StageCall | None:
-    if project_config(project, screen) is None:
+    """`edgefabric improve reports/LATEST.json --config edgefabric.yaml --config-out reports/improve-config.yaml`."""
+    config = project_config(project, screen)
+    if config is None:
         return None
-    _not_wired(screen, "Evaluate")
-    return None
+    reports = sorted(project.files("reports", "eval-*.json"), key=lambda p: p.stat().st_mtime)
+    if not reports:
+        screen.show_error("Evaluate", "no evaluation report yet", "press s to evaluate a model first")
+        return None
+    latest = reports[-1]
+    target = project.folder("reports") / "improve-config.yaml"
+
+    def run(sink: TextualSink) -> Any:
+        from edgefabric.config import save_config
+        from edgefabric.pipeline.evaluate.improve import plan_from_report, record_round
+        from edgefabric.pipeline.evaluate.report import load_report
+
+        report = load_report(latest)
+        plan = plan_from_report(report, str(latest), num_samples=config.generation.num_samples)
+        following = config.model_copy(deep=True)
+        following.generation.kinds = {k: w for k, w in plan.kind_weights.items() if w > 0}
+        save_config(following, target)
+        left = [f"generate (edgefabric generate {target})", "train", "export", "eval"]
+        entry = record_round(latest.parent, report, latest, plan, stages_left=left)
+        sink(Note("improve", f"round {entry.round}: next round's config in {target}"))
+        return entry
+
+    return run

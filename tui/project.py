@@ -154,3 +154,26 @@ def count_lines(path: Path) -> int:
         return 0
     with path.open("rb") as handle:
         return sum(1 for line in handle if line.strip())
+
+
+EMBEDDED_MODELS = ("embedded:smollm2-135m", "embedded:gemma3-270m")
+
+
+def model_choices(project: Project) -> list[tuple[str, str]]:
+    """(label, model) for Chat and Evaluate: the project's exports first, then the embedded models."""
+    choices: list[tuple[str, str]] = []
+    for path in project.files("exports", "*.gguf"):
+        choices.append((str(path.relative_to(project.root)), str(path)))
+    for path in project.files("exports", "genai_config.json"):
+        choices.append((str(path.parent.relative_to(project.root)) + " (ONNX)", str(path.parent)))
+    choices.extend((name, name) for name in EMBEDDED_MODELS)
+    return choices
+
+
+def family_for(project: Project, config: ProjectConfig, model: str) -> str:
+    """The chat format of `model`: the project's own exports speak the project's format."""
+    if model.startswith(str(project.root)):
+        return config.model.family
+    from edgefabric.runtime.backends import guess_family
+
+    return guess_family(model)

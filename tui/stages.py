@@ -36,5 +36,5 @@ STAGES: dict[str, StageEntry] = {
     "train": StageEntry("train", "edgefabric.pipeline.train", "train"),
     "export": StageEntry("export", "edgefabric.export", "export_model"),
     "chat": StageEntry("chat", "edgefabric.runtime.agent", "Agent"),
-    "evaluate": StageEntry("evaluate", "edgefabric.pipeline.evaluate", "evaluate"),
+    "evaluate": StageEntry("evaluate", "edgefabric.pipeline.evaluate", "Evaluator"),
 }

@@ -66,7 +66,7 @@ async def test_events_become_typed_messages_in_order() -> None:
         app.start(stage)
         await app.workers.wait_for_complete()
         await pilot.pause()
-    assert kinds(app) == ["StageBegan", "StageItem", "StageNote", "StageItem", "StageFinished"]
+    assert kinds(app) == ["StageBegan", "StageItem", "StageNote", "StageItem", "StageSummary", "StageFinished"]
     began, item = app.got[0], app.got[1]
     assert isinstance(began, StageBegan) and began.total == 2 and began.detail == "two units"
     assert isinstance(item, StageItem) and item.payload == {"id": "a"}

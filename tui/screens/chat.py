@@ -1,4 +1,4 @@
-"""Chat: a playground on an exported model; each tool call is shown as it runs in the sandbox."""
+"""Chat: a playground on an exported (or embedded) model; each tool call shows as it runs in the sandbox."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
-from textual.widgets import Input, RichLog, Select
+from textual.widgets import Input, RichLog, Select, Static
 
 from edgefabric.tui.bridge import StageCall, StageFinished, StageItem, StageNote
+from edgefabric.tui.project import model_choices
 from edgefabric.tui.render import format_call
 from edgefabric.tui.screens.base import StageScreen
 
@@ -30,31 +30,43 @@ class ChatScreen(StageScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.history: list[dict[str, Any]] = []
+        self.history: list[Any] = []
         self.last_call: dict[str, Any] | None = None
+        self.pending = ""
+        self.engines: dict[str, Any] = {}
+        self.reply = ""
 
     def compose_stage(self) -> ComposeResult:
-        with Horizontal(id="chat-top"):
-            yield Select[str]((), id="chat-model", prompt="model (exports/)", compact=True)
+        yield Select[str]((), id="chat-model", prompt="model", compact=True)
         yield RichLog(id="transcript", wrap=True, markup=True)
+        yield Static("", id="reply")
         yield Input(id="prompt", placeholder="Ask something that needs a tool, then Enter")
 
     def on_screen_resume(self) -> None:
         if self.unavailable is None:
             self.load_models()
 
+    def on_unmount(self) -> None:
+        for engine in self.engines.values():
+            engine.close()
+
     def load_models(self) -> None:
         select = self.query_one("#chat-model", Select)
-        models = [str(p.relative_to(self.project.root)) for p in self.project.files("exports", "*.gguf")]
         current = select.value
-        select.set_options((m, m) for m in models)
-        if current in models:
-            select.value = current
-        elif models:
-            select.value = models[0]
+        choices = model_choices(self.project)
+        with self.prevent(Select.Changed):
+            select.set_options(choices)
+            values = [value for _, value in choices]
+            select.value = current if current in values else values[0]
+
+    @on(Select.Changed, "#chat-model")
+    def _model_changed(self) -> None:
+        self.action_clear()
 
     def action_clear(self) -> None:
-        self.history.clear()
+        if self.running:
+            return
+        self.history = []
         self.query_one("#transcript", RichLog).clear()
 
     def action_copy_call(self) -> None:
@@ -78,31 +90,51 @@ class ChatScreen(StageScreen):
 
         model = self.query_one("#chat-model", Select).value
         if not isinstance(model, str):
-            self.notify("No exported model yet: export one on screen 4", severity="warning")
+            self.notify("Choose a model first", severity="warning")
             return None
-        return calls.chat_call(self.project, self, self.project.root / model, self.history, self.pending)
+        return calls.chat_call(self.project, self, model, self.history, self.pending, self.engines)
+
+    def before_start(self) -> None:
+        self.reply = ""
 
     def stage_item(self, message: StageItem) -> None:
-        log = self.query_one("#transcript", RichLog)
         payload = message.payload
-        if message.kind == "tool_call":
+        if message.kind == "text":
+            self.reply += str(payload.get("text", ""))
+            self.query_one("#reply", Static).update(f"[b green]model[/] {escape(self.reply[-400:])}")
+        elif message.kind == "tool_call":
+            self.flush_reply()
             self.last_call = {"name": payload.get("name"), "arguments": payload.get("arguments")}
-            log.write(f"[yellow]→ {escape(format_call(str(payload.get('name')), payload.get('arguments')))}[/]")
-        elif message.kind == "tool_result":
-            style = "red" if payload.get("error") else "magenta"
-            log.write(
-                f"[{style}]← {escape(str(payload.get('name', '')))}: {escape(str(payload.get('content', '')))}[/]"
+            ok = payload.get("ok")
+            status = (
+                "[green]ok[/]" if ok else "[dim]not run[/]" if ok is None else f"[red]{payload.get('error_kind')}[/]"
             )
-        elif message.kind == "message":
-            if payload.get("role") == "assistant" and payload.get("content"):
-                log.write(f"[b green]model[/] {escape(str(payload['content']))}")
+            log = self.query_one("#transcript", RichLog)
+            log.write(
+                f"[yellow]→ {escape(format_call(str(payload.get('name')), payload.get('arguments')))}[/] {status}"
+            )
+            if payload.get("content"):
+                log.write(f"[magenta]← {escape(str(payload['content'])[:400])}[/]")
+
+    def flush_reply(self) -> None:
+        if self.reply.strip():
+            self.query_one("#transcript", RichLog).write(f"[dim]{escape(self.reply.strip())}[/]")
+        self.reply = ""
+        self.query_one("#reply", Static).update("")
 
     def stage_note(self, message: StageNote) -> None:
         self.query_one("#transcript", RichLog).write(f"[dim]{escape(message.text)}[/]")
 
     def stage_finished(self, message: StageFinished) -> None:
         result = message.result
-        if isinstance(result, list):
-            self.history = result
-
-    pending: str = ""
+        self.reply = ""
+        self.query_one("#reply", Static).update("")
+        if result is None:
+            return
+        self.history = list(result.messages)
+        log = self.query_one("#transcript", RichLog)
+        for failure in result.failures:
+            log.write(f"[yellow]{escape(failure.kind)}:[/] {escape(failure.reason)}")
+        if result.final_text:
+            log.write(f"[b green]model[/] {escape(result.final_text)}")
+        log.write(f"[dim]{result.completion_tokens} tokens in {result.total_s:.2f} s, stop: {result.stop_reason}[/]")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -11,10 +11,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Select, Static, TabbedContent, TabPane
 
-from edgefabric.tui.bridge import StageCall, StageFinished, StageItem, StageNote, StageProgress
+from edgefabric.errors import EdgeFabricError
+from edgefabric.tui.bridge import StageCall, StageFinished, StageNote, StageProgress
+from edgefabric.tui.project import model_choices
 from edgefabric.tui.screens.base import StageScreen
+
+METRIC_COLUMNS = ("tool_selection_accuracy", "parameter_accuracy", "schema_validity_rate", "execution_success_rate")
 
 
 def bar(fraction: float, width: int = 20) -> Text:
@@ -35,14 +39,16 @@ class EvaluateScreen(StageScreen):
         Binding("i", "improve", "Improve round", id="evaluate.improve"),
         Binding("c", "cancel", "Cancel", id="evaluate.cancel"),
         Binding("y", "copy_failure", "Copy raw output", id="evaluate.copy", show=False),
+        Binding("k", "copy_command", "Copy CLI command", id="evaluate.command", show=False),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.failures: list[dict[str, Any]] = []
+        self.failures: list[Any] = []
 
     def compose_stage(self) -> ComposeResult:
+        yield Select[str]((), id="eval-model", prompt="model to evaluate", compact=True)
         with TabbedContent(id="eval-tabs"):
             with TabPane("Metrics", id="tab-metrics"), Horizontal():
                 yield DataTable(id="metrics", cursor_type="none", zebra_stripes=True)
@@ -59,56 +65,95 @@ class EvaluateScreen(StageScreen):
         if self.unavailable is not None:
             return
         self.query_one("#metrics", DataTable).add_columns("metric", "value")
-        self.query_one("#failures", DataTable).add_columns("sample", "tool", "problem")
-        self.query_one("#rounds", DataTable).add_columns("round", "samples", "metric", "value")
+        self.query_one("#failures", DataTable).add_columns("case", "kind", "stop", "problem")
+        self.query_one("#rounds", DataTable).add_columns("round", "report", "overall", "weakest", "left")
 
     def on_screen_resume(self) -> None:
         if self.unavailable is None and not self.running:
+            select = self.query_one("#eval-model", Select)
+            current = select.value
+            choices = model_choices(self.project)
+            select.set_options(choices)
+            values = [value for _, value in choices]
+            select.value = current if current in values else values[0]
             self.load_reports()
 
+    def model(self) -> str | None:
+        value = self.query_one("#eval-model", Select).value
+        return value if isinstance(value, str) else None
+
+    def cli_command(self) -> str | None:
+        from edgefabric.tui.calls import evaluate_command
+
+        model = self.model()
+        try:
+            config = self.project.load()
+        except EdgeFabricError:
+            return None
+        return evaluate_command(self.project, config, model) if model else None
+
     def load_reports(self) -> None:
-        """Every report in reports/ side by side (from this app or the CLI)."""
+        """Every report in reports/ side by side (from this app or the CLI), the newest shown in full."""
+        from edgefabric.pipeline.evaluate.improve import load_rounds
+        from edgefabric.pipeline.evaluate.report import load_report
+
         table = self.query_one("#compare", DataTable)
         table.clear(columns=True)
+        table.add_columns("report", "model", "n", "overall", *(c.split("_")[0] for c in METRIC_COLUMNS))
         reports = []
-        for path in self.project.files("reports", "*.json"):
+        for path in sorted(self.project.files("reports", "*.json"), key=lambda p: p.stat().st_mtime):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            metrics = data.get("metrics") if isinstance(data, dict) else None
-            if isinstance(metrics, dict):
-                reports.append((path.stem, metrics))
-        keys = sorted({k for _, m in reports for k, v in m.items() if isinstance(v, int | float)})[:6]
-        table.add_columns("report", *keys)
-        for name, metrics in reports:
-            table.add_row(name, *(_fmt(metrics.get(k)) for k in keys))
+                reports.append((path, load_report(path)))
+            except (EdgeFabricError, ValueError, OSError):
+                continue  # rounds.json and foreign files are not reports
+        for path, report in reports:
+            table.add_row(
+                path.stem,
+                Path(report.model).name[:24],
+                str(report.n),
+                _fmt(report.overall),
+                *(_fmt(report.metrics.get(c)) for c in METRIC_COLUMNS),
+            )
         if reports:
-            self.show_metrics(reports[-1][1])
+            self.show_report(reports[-1][1])
+        rounds = self.query_one("#rounds", DataTable)
+        rounds.clear()
+        for entry in load_rounds(self.project.folder("reports")):
+            weakest = ", ".join(w.name for w in [*entry.plan.weakest_kinds, *entry.plan.weakest_tools][:3])
+            rounds.add_row(
+                str(entry.round), Path(entry.report).name, _fmt(entry.overall), weakest, ", ".join(entry.stages_left)
+            )
 
-    def show_metrics(self, metrics: dict[str, Any]) -> None:
+    def show_report(self, report: Any) -> None:
         table = self.query_one("#metrics", DataTable)
         table.clear()
-        per_tool = metrics.get("per_tool")
-        for key, value in metrics.items():
-            if key != "per_tool" and not isinstance(value, dict | list):
-                table.add_row(key, _fmt(value))
-        if isinstance(per_tool, dict):
-            self.show_tool_bars(per_tool)
-
-    def show_tool_bars(self, per_tool: dict[str, Any]) -> None:
+        table.add_row("model", escape(Path(report.model).name))
+        table.add_row("overall", _fmt(report.overall))
+        for key, value in report.metrics.items():
+            table.add_row(key, _fmt(value))
+        for key, value in report.performance.items():
+            table.add_row(key, _fmt(value))
         text = Text()
-        for name, score in sorted(per_tool.items()):
-            value = score.get("accuracy", score.get("score", 0.0)) if isinstance(score, dict) else score
+        for name, scores in sorted(report.per_tool.items()):
             text.append(f"{name[:14]:<14} ")
-            text.append_text(bar(float(value or 0.0), 16))
-            text.append("\n")
-        self.query_one("#tool-bars", Static).update(text)
+            text.append_text(bar(float(scores.get("pass_rate", 0.0)), 14))
+            text.append(f" n={scores.get('n', 0)}\n")
+        self.query_one("#tool-bars", Static).update(text or "no tool calls were expected")
+        self.failures = [case for case in report.cases if not case.passed]
+        failures = self.query_one("#failures", DataTable)
+        failures.clear()
+        for case in self.failures:
+            problem = (case.problems or case.failures or [""])[0]
+            failures.add_row(case.id[:14], case.kind, case.stop_reason, escape(problem[:70]))
 
     def stage_call(self) -> StageCall | None:
         from edgefabric.tui import calls
 
-        return calls.evaluate_call(self.project, self)
+        model = self.model()
+        if model is None:
+            self.notify("Choose a model first", severity="warning")
+            return None
+        return calls.evaluate_call(self.project, self, model)
 
     def action_improve(self) -> None:
         if self.unavailable is not None or self.running:
@@ -124,38 +169,21 @@ class EvaluateScreen(StageScreen):
             return False
         return super().check_action(action, parameters)
 
-    def before_start(self) -> None:
-        self.failures.clear()
-        self.query_one("#failures", DataTable).clear()
-
     def stage_progress(self, message: StageProgress) -> None:
         total = message.total if message.total is not None else "?"
-        self.set_status(f"[b]Evaluate[/] {message.done}/{total} samples")
+        rate = message.metrics.get("pass_rate")
+        passed = f", pass rate {rate:.0%}" if rate is not None else ""
+        self.set_status(f"[b]Evaluate[/] {message.done}/{total} cases{passed}")
 
     def stage_note(self, message: StageNote) -> None:
         self.notify(message.text)
 
-    def stage_item(self, message: StageItem) -> None:
-        payload = message.payload
-        if message.kind == "failure":
-            self.failures.append(payload)
-            self.query_one("#failures", DataTable).add_row(
-                escape(str(payload.get("sample_id", "?"))[:12]),
-                escape(str(payload.get("tool", ""))),
-                escape(str(payload.get("problem", payload.get("reason", "")))[:60]),
-            )
-        elif message.kind == "metrics":
-            self.show_metrics(payload)
-        elif message.kind == "round":
-            self.query_one("#rounds", DataTable).add_row(
-                *(escape(str(payload.get(k, ""))) for k in ("round", "samples", "metric", "value"))
-            )
-
     @on(DataTable.RowHighlighted, "#failures")
     def _failure_selected(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < len(self.failures):
-            raw = str(self.failures[event.cursor_row].get("raw_output", ""))
-            self.query_one("#raw-output", Static).update(Text(raw or "(no raw output)"))
+            case = self.failures[event.cursor_row]
+            detail = "\n".join([*case.problems, *case.failures])
+            self.query_one("#raw-output", Static).update(Text(f"{detail}\nraw output:\n{case.raw_output or '(none)'}"))
 
     def action_copy_failure(self) -> None:
         table = self.query_one("#failures", DataTable)
@@ -163,12 +191,12 @@ class EvaluateScreen(StageScreen):
             self.notify("No failures to copy", severity="warning")
             return
         row = min(table.cursor_row, len(self.failures) - 1)
-        self.copy(str(self.failures[row].get("raw_output", "")), "the raw output")
+        self.copy(self.failures[row].raw_output, "the raw output")
 
     def stage_finished(self, message: StageFinished) -> None:
-        if isinstance(message.summary.get("metrics"), dict):
-            self.show_metrics(message.summary["metrics"])
         self.load_reports()
+        if message.result is not None and hasattr(message.result, "cases"):
+            self.show_report(message.result)
 
 
 def _fmt(value: Any) -> str:

@@ -22,13 +22,13 @@ KNOWN_TOOL_SETS = ("math", "kv")
 
 
 def builtin_tool_sets() -> tuple[str, ...]:
-    """The sandbox's built-in tool sets when it is installed, else the config's defaults."""
+    """The sandbox's built-in tool sets (edgefabric.runtime.sandbox), else the config's defaults."""
     try:
-        sandbox = importlib.import_module("edgefabric.runtime.sandbox")
+        modules = importlib.import_module("edgefabric.runtime.sandbox.modules")
     except ImportError:
         return KNOWN_TOOL_SETS
-    names = getattr(sandbox, "builtin_tool_set_names", None)
-    return tuple(names()) if callable(names) else KNOWN_TOOL_SETS
+    names = getattr(modules, "BUILTIN_MODULES", None)
+    return tuple(sorted(names)) if isinstance(names, dict) else KNOWN_TOOL_SETS
 
 
 class ProjectScreen(FabricScreen):
