@@ -188,19 +188,23 @@ class ToolSession:
             return Outcome(
                 False, f"{name}: the arguments must be a JSON object, not {type(arguments).__name__}", "schema"
             )
-        if _depth_and_check(arguments, limits.max_argument_depth) > limits.max_argument_depth:
-            return Outcome(
-                False,
-                f"{name}: the arguments are nested more than {limits.max_argument_depth} levels deep; "
-                "tool arguments are flat objects",
-                "schema",
-            )
+        too_deep = Outcome(
+            False,
+            f"{name}: the arguments are nested more than {limits.max_argument_depth} levels deep; "
+            "tool arguments are flat objects",
+            "schema",
+        )
         try:
             encoded = json.dumps(arguments, ensure_ascii=False, allow_nan=False)
+        except RecursionError:
+            return too_deep
         except (TypeError, ValueError) as exc:
             return Outcome(False, f"{name}: the arguments are not JSON ({exc})", "schema")
         if len(encoded.encode()) > limits.max_argument_bytes:
             return self._too_big(len(encoded.encode()))
+        # After the size check, so a huge (wide) value is refused before it is walked.
+        if _depth_and_check(arguments, limits.max_argument_depth) > limits.max_argument_depth:
+            return too_deep
         errors = spec.argument_errors(arguments)
         if errors:
             return Outcome(False, "invalid arguments: " + "; ".join(errors), "schema")
