@@ -54,22 +54,75 @@ def generate_call(project: Project, screen: FabricScreen) -> StageCall | None:
     return lambda sink: generate(config, out_dir, resume=resume, on_event=sink)
 
 
-def _not_wired(screen: FabricScreen, stage: str) -> None:
-    screen.show_error(stage, f"the {stage} stage's entry point is not wired into the TUI yet")
+def run_dir(project: Project, config: ProjectConfig) -> Path:
+    return project.folder("runs") / config.name
+
+
+def train_resumes(project: Project, config: ProjectConfig) -> bool:
+    """A run is already in runs/NAME: continue it from its last checkpoint."""
+    folder = run_dir(project, config)
+    return (folder / "config.yaml").exists() or (folder / "checkpoints").exists()
+
+
+def train_command(project: Project, config: ProjectConfig) -> str:
+    resume = " --resume" if train_resumes(project, config) else ""
+    return f"cd {project.root} && edgefabric train edgefabric.yaml --data data --out runs/{config.name}{resume}"
 
 
 def train_call(project: Project, screen: FabricScreen) -> StageCall | None:
-    if project_config(project, screen) is None:
+    """`edgefabric train edgefabric.yaml --data data --out runs/NAME [--resume]`, in the worker."""
+    config = project_config(project, screen)
+    if config is None:
         return None
-    _not_wired(screen, "Train")
-    return None
+    if not (project.data_dir / "train.jsonl").exists():
+        screen.show_error(
+            "Train",
+            f"no training data: {project.data_dir / 'train.jsonl'} does not exist",
+            "generate data on screen 2 first",
+        )
+        return None
+    from edgefabric.pipeline.train import train
+
+    out_dir = run_dir(project, config)
+    resume = train_resumes(project, config)
+    return lambda sink: train(config, project.data_dir, out_dir, resume=resume, on_event=sink)
 
 
-def export_call(project: Project, screen: FabricScreen, gguf: list[str], onnx: list[str]) -> StageCall | None:
-    if project_config(project, screen) is None:
+def export_sources(project: Project, config: ProjectConfig) -> list[tuple[str, str]]:
+    """(label, spec) the Export screen offers: finished training runs (merged/), then the base model."""
+    runs = [p.parent.parent for p in project.files("runs", "config.json") if p.parent.name == "merged"]
+    choices = [(f"runs/{run.name} (trained)", str(run)) for run in runs]
+    choices.append((f"{config.model.base} (base, untrained)", config.model.base))
+    return choices
+
+
+def export_out(project: Project, spec: str) -> Path:
+    name = spec.split(":", 1)[1] if spec.startswith("embedded:") else Path(spec).name
+    return project.folder("exports") / name
+
+
+def export_command(project: Project, spec: str, gguf: list[str], onnx: list[str]) -> str:
+    parts = [f"cd {project.root} && edgefabric export {spec}"]
+    if gguf:
+        parts.append("--gguf " + ",".join(gguf))
+    if onnx:
+        parts.append("--onnx " + ",".join(onnx))
+    parts.append(f"--out {export_out(project, spec).relative_to(project.root)}")
+    return " ".join(parts)
+
+
+def export_call(
+    project: Project, screen: FabricScreen, spec: str, gguf: list[str], onnx: list[str]
+) -> StageCall | None:
+    """`edgefabric export SPEC --gguf ... --onnx ... --out exports/NAME`, in the worker."""
+    config = project_config(project, screen)
+    if config is None:
         return None
-    _not_wired(screen, "Export")
-    return None
+    from edgefabric.export.run import export_model
+
+    out = export_out(project, spec)
+    family = config.model.family
+    return lambda sink: export_model(spec, gguf=gguf, onnx=onnx, out=out, family=family, on_event=sink)
 
 
 def chat_call(

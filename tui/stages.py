@@ -34,7 +34,7 @@ class StageEntry:
 STAGES: dict[str, StageEntry] = {
     "generate": StageEntry("generate", "edgefabric.pipeline.generate.run", "generate"),
     "train": StageEntry("train", "edgefabric.pipeline.train", "train"),
-    "export": StageEntry("export", "edgefabric.export", "export_model"),
+    "export": StageEntry("export", "edgefabric.export.run", "export_model"),
     "chat": StageEntry("chat", "edgefabric.runtime.agent", "Agent"),
     "evaluate": StageEntry("evaluate", "edgefabric.pipeline.evaluate", "Evaluator"),
 }

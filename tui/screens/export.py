@@ -1,18 +1,20 @@
-"""Export: choose GGUF quants and ONNX precisions; see sizes, parity and device fit."""
+"""Export: choose the source, GGUF quants and ONNX precisions; see sizes, parity and device fit."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Label, SelectionList, Static
+from textual.widgets import DataTable, Label, Select, SelectionList, Static
 
 from edgefabric.config import GGUF_QUANTS, ONNX_PRECISIONS
 from edgefabric.errors import EdgeFabricError
-from edgefabric.tui.bridge import StageCall, StageFinished, StageItem, StageNote
+from edgefabric.tui.bridge import StageCall, StageFinished, StageItem, StageNote, StageProgress
 from edgefabric.tui.screens.base import StageScreen
 
 
@@ -31,12 +33,15 @@ class ExportScreen(StageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Export", id="export.start"),
         Binding("c", "cancel", "Cancel", id="export.cancel"),
+        Binding("k", "copy_command", "Copy CLI command", id="export.command", show=False),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]
 
     def compose_stage(self) -> ComposeResult:
         with Horizontal(id="export-columns"):
             with VerticalScroll(id="export-choices"):
+                yield Label("Source")
+                yield Select[str]((), id="export-source", compact=True)
                 yield Label("GGUF quants")
                 yield SelectionList[str](*((q, q) for q in GGUF_QUANTS), id="gguf")
                 yield Label("ONNX precisions")
@@ -49,21 +54,28 @@ class ExportScreen(StageScreen):
     def on_mount(self) -> None:
         if self.unavailable is not None:
             return
-        self.query_one("#artifacts", DataTable).add_columns("artifact", "format", "size")
-        self.query_one("#device-fit", DataTable).add_columns("device", "fits", "detail")
+        self.query_one("#artifacts", DataTable).add_columns("bundle", "file", "format", "size", "s")
 
     def on_screen_resume(self) -> None:
         if self.unavailable is None and not self.running:
             self.load_choices()
-            self.show_existing()
+            self.show_bundles()
 
     def load_choices(self) -> None:
+        from edgefabric.tui.calls import export_sources
+
         try:
             config = self.project.load() if self.project.exists else None
         except EdgeFabricError:
             config = None
         if config is None:
             return
+        select = self.query_one("#export-source", Select)
+        current = select.value
+        choices = export_sources(self.project, config)
+        select.set_options(choices)
+        values = [value for _, value in choices]
+        select.value = current if current in values else values[0]
         with self.prevent(SelectionList.SelectedChanged):
             for list_id, chosen in (("#gguf", config.export.gguf), ("#onnx", config.export.onnx)):
                 widget = self.query_one(list_id, SelectionList)
@@ -71,65 +83,104 @@ class ExportScreen(StageScreen):
                 for value in chosen:
                     widget.select(value)
 
-    def chosen(self) -> tuple[list[str], list[str]]:
+    def chosen(self) -> tuple[str | None, list[str], list[str]]:
+        source = self.query_one("#export-source", Select).value
         return (
+            source if isinstance(source, str) else None,
             list(self.query_one("#gguf", SelectionList).selected),
             list(self.query_one("#onnx", SelectionList).selected),
         )
 
-    def show_existing(self) -> None:
-        """Artifacts already in exports/ (from an earlier run, or the CLI)."""
+    def cli_command(self) -> str | None:
+        from edgefabric.tui.calls import export_command
+
+        spec, gguf, onnx = self.chosen()
+        return export_command(self.project, spec, gguf, onnx) if spec else None
+
+    def show_bundles(self) -> None:
+        """Every finished bundle in exports/ (manifest.json is written last, so it marks a complete one)."""
         table = self.query_one("#artifacts", DataTable)
         table.clear()
-        for path in self.project.files("exports", "*.gguf"):
-            table.add_row(str(path.relative_to(self.project.root)), "gguf", human_size(path.stat().st_size))
-        for path in self.project.files("exports", "*.onnx"):
-            folder = path.parent
-            size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-            table.add_row(str(folder.relative_to(self.project.root)), "onnx", human_size(size))
+        manifests = sorted(self.project.files("exports", "manifest.json"), key=lambda p: p.stat().st_mtime)
+        for path in manifests:
+            try:
+                manifest = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            for entry in manifest.get("exports", []):
+                table.add_row(
+                    path.parent.name,
+                    str(entry.get("path")),
+                    f"{entry.get('format')} {entry.get('quant')}",
+                    human_size(float(entry.get("weights_bytes", 0))),
+                    str(entry.get("seconds", "")),
+                )
+        if manifests:
+            self.show_bundle_reports(manifests[-1].parent)
+
+    def show_bundle_reports(self, bundle: Path) -> None:
+        parity_path = bundle / "parity.json"
+        if parity_path.exists():
+            try:
+                self.show_parity(json.loads(parity_path.read_text(encoding="utf-8")))
+            except ValueError:
+                pass
+        fit_path = bundle / "device_fit.json"
+        if fit_path.exists():
+            try:
+                self.show_device_fit(json.loads(fit_path.read_text(encoding="utf-8")))
+            except ValueError:
+                pass
 
     def stage_call(self) -> StageCall | None:
         from edgefabric.tui import calls
 
-        gguf, onnx = self.chosen()
+        spec, gguf, onnx = self.chosen()
+        if spec is None:
+            self.notify("Choose what to export", severity="warning")
+            return None
         if not gguf and not onnx:
             self.notify("Choose at least one GGUF quant or ONNX precision", severity="warning")
             return None
-        return calls.export_call(self.project, self, gguf, onnx)
+        return calls.export_call(self.project, self, spec, gguf, onnx)
 
-    def before_start(self) -> None:
-        self.query_one("#artifacts", DataTable).clear()
-        self.query_one("#device-fit", DataTable).clear()
+    def stage_progress(self, message: StageProgress) -> None:
+        if message.stage == "export":
+            self.set_status(f"[b]Export[/] {message.done}/{message.total} steps")
 
     def stage_note(self, message: StageNote) -> None:
-        self.notify(message.text, severity="warning" if message.level == "warning" else "information")
+        self.set_status(f"[b]Export[/] {escape(message.text)}")
 
     def stage_item(self, message: StageItem) -> None:
-        payload: dict[str, Any] = message.payload
-        if message.kind in ("artifact", "gguf", "onnx"):
-            size = payload.get("size_bytes") or payload.get("size") or 0
-            self.query_one("#artifacts", DataTable).add_row(
-                escape(str(payload.get("path", "?"))), str(payload.get("format", message.kind)), human_size(float(size))
-            )
-        elif message.kind == "parity":
-            self.show_parity(payload)
-        elif message.kind in ("device_fit", "device-fit"):
-            self.show_device_fit(payload.get("rows", [payload]))
+        if message.kind in ("gguf", "onnx"):
+            payload: dict[str, Any] = message.payload
+            self.notify(f"wrote {message.kind} {payload.get('quant', payload.get('precision', ''))}")
 
     def show_parity(self, report: dict[str, Any]) -> None:
-        lines = [f"{k}: {v}" for k, v in report.items() if not isinstance(v, list | dict)]
-        self.query_one("#parity", Static).update("[b]parity[/]  " + escape("  ".join(lines)))
+        lines = ["[b]parity[/] " + ("[green]passed[/]" if report.get("passed") else "[red]failed[/]")]
+        for row in report.get("summary", []):
+            lines.append(
+                f"  {row.get('target')} {row.get('quant')}: tokens {row.get('token_agreement', 0):.0%}, "
+                f"tool calls {row.get('tool_call_agreement', 0):.0%}" + ("" if row.get("passed") else " [red]✗[/]")
+            )
+        self.query_one("#parity", Static).update("\n".join(lines))
 
     def show_device_fit(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#device-fit", DataTable)
+        table.clear(columns=True)
+        devices = list(rows[0].get("fits", {})) if rows else []
+        table.add_columns("export", "context", "RAM", *devices)
         for row in rows:
-            fits = row.get("fits")
+            fits = row.get("fits", {})
             table.add_row(
-                str(row.get("device", "?")),
-                "[green]yes[/]" if fits else "[red]no[/]" if fits is False else "?",
-                escape(str(row.get("detail", ""))),
+                f"{row.get('format')} {row.get('quant')}",
+                str(row.get("context")),
+                f"{row.get('ram_mb')} MB",
+                *("[green]yes[/]" if fits.get(d) else "[red]no[/]" for d in devices),
             )
 
     def stage_finished(self, message: StageFinished) -> None:
-        if not self.query_one("#artifacts", DataTable).row_count:
-            self.show_existing()
+        self.show_bundles()
+        result = message.result
+        if result is not None and hasattr(result, "bundle"):
+            self.show_bundle_reports(result.bundle)

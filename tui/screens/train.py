@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import json
+from pathlib import Path
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -11,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, RichLog, Static
 from textual_plotext import PlotextPlot
 
+from edgefabric.errors import EdgeFabricError
 from edgefabric.tui.bridge import MetricPoint, StageBegan, StageCall, StageFinished, StageItem, StageNote, StageProgress
 from edgefabric.tui.screens.base import StageScreen
 
@@ -56,7 +59,8 @@ class TrainScreen(StageScreen):
     TITLE_TEXT = "Train"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Start training", id="train.start"),
-        Binding("c", "cancel", "Cancel (keeps checkpoint)", id="train.cancel"),
+        Binding("c", "cancel", "Cancel (keeps checkpoints)", id="train.cancel"),
+        Binding("k", "copy_command", "Copy CLI command", id="train.command", show=False),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]
 
@@ -86,21 +90,62 @@ class TrainScreen(StageScreen):
 
     def stage_progress(self, message: StageProgress) -> None:
         self.query_one("#train-progress", ProgressBar).update(total=message.total, progress=message.done)
-        self.query_one(LossPlot).draw(loss_series(message.series, LOSS_KEYS), loss_series(message.series, VAL_KEYS))
-        lines = [f"step {message.done}/{message.total if message.total is not None else '?'}"]
-        last_val = loss_series(message.series, VAL_KEYS)[1]
-        metrics = dict(message.metrics)
-        for key in ("loss", "val_loss", "tokens_per_s", "learning_rate"):
-            if key in metrics:
-                lines.append(f"{key} {metrics.pop(key):.4g}")
-        if last_val and "val_loss" not in message.metrics:
-            lines.append(f"val_loss {last_val[-1]:.4g}")
-        if message.total and message.done:
-            elapsed = self.elapsed()
-            lines.append(f"ETA {(message.total - message.done) * elapsed / message.done:.0f} s")
-        lines.append(f"memory {_rss_gib():.2f} GiB")
-        lines.extend(f"{k} {v:.4g}" for k, v in metrics.items())
+        self.show_series(message.series, message.done, message.total, message.metrics)
+
+    def show_series(
+        self, series: tuple[MetricPoint, ...], done: int, total: int | None, metrics: dict[str, float]
+    ) -> None:
+        self.query_one(LossPlot).draw(loss_series(series, LOSS_KEYS), loss_series(series, VAL_KEYS))
+        lines = [f"step {done}/{total if total is not None else '?'}"]
+        losses = loss_series(series, LOSS_KEYS)[1]
+        vals = loss_series(series, VAL_KEYS)[1]
+        if losses:
+            lines.append(f"loss {losses[-1]:.4g}")
+        if vals:
+            lines.append(f"val loss {vals[-1]:.4g}")
+        if metrics.get("tokens_per_s"):
+            lines.append(f"{metrics['tokens_per_s']:.0f} tokens/s")
+        if "s_per_step" in metrics:
+            lines.append(f"{metrics['s_per_step']:.2f} s/step")
+        if "eta_s" in metrics:
+            lines.append(f"ETA {metrics['eta_s']:.0f} s")
+        rss = metrics.get("rss_mb")
+        lines.append(f"memory {rss / 1024:.2f} GiB" if rss else f"memory {_rss_gib():.2f} GiB")
+        if metrics.get("gpu_mb"):
+            lines.append(f"GPU {metrics['gpu_mb'] / 1024:.2f} GiB")
         self.query_one("#train-stats", Static).update("\n".join(lines))
+
+    def on_screen_resume(self) -> None:
+        """Plot the run already in runs/ (finished, cancelled, or from the CLI) from its events.jsonl."""
+        if self.unavailable is not None or self.running:
+            return
+        from edgefabric.tui.calls import run_dir
+
+        try:
+            config = self.project.load()
+        except EdgeFabricError:
+            return
+        events = run_dir(self.project, config) / "events.jsonl"
+        series: list[MetricPoint] = []
+        last: dict[str, Any] = {}
+        for record in _read_jsonl(events):
+            if record.get("type") == "Progress" and record.get("stage") == "train":
+                metrics = {k: float(v) for k, v in (record.get("metrics") or {}).items() if isinstance(v, int | float)}
+                series.append(MetricPoint(int(record.get("done", 0)), metrics))
+                last = record
+            elif record.get("type") == "Note" and "backend" in str(record.get("text", "")):
+                self.query_one("#backend", Static).update(escape(str(record["text"])))
+        if series:
+            self.show_series(tuple(series), int(last.get("done", 0)), last.get("total"), series[-1].metrics)
+            self.set_status(f"run in {events.parent.relative_to(self.project.root)}: s resumes it")
+
+    def cli_command(self) -> str | None:
+        from edgefabric.tui.calls import train_command
+
+        try:
+            return train_command(self.project, self.project.load())
+        except EdgeFabricError:
+            return None
 
     def stage_note(self, message: StageNote) -> None:
         style = {"warning": "yellow", "error": "red"}.get(message.level, "dim")
@@ -115,6 +160,20 @@ class TrainScreen(StageScreen):
     def stage_finished(self, message: StageFinished) -> None:
         summary = "  ".join(f"{k}: {v}" for k, v in message.summary.items())
         self.query_one("#train-log", RichLog).write(f"[b green]done[/] {escape(summary)}")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue  # a torn last line from a kill
+        if isinstance(value, dict):
+            records.append(value)
+    return records
 
 
 def _rss_gib() -> float:
