@@ -218,6 +218,9 @@ class Agent:
             seen |= keys
 
             if session is None:
+                # The caller runs the calls; still say which ones it will find invalid.
+                for call in parsed.tool_calls:
+                    self._invalid(call, result)
                 step.executed = [ExecutedCall(call, None) for call in parsed.tool_calls]
                 result.stop_reason = "calls"
                 break
@@ -235,7 +238,8 @@ class Agent:
         result.total_s = time.perf_counter() - start
         return result
 
-    def _execute(self, call: ToolCall, session: ToolRunner, result: AgentResult) -> ExecutedCall:
+    def _invalid(self, call: ToolCall, result: AgentResult) -> ExecutedCall | None:
+        """The failure of a call to an unknown tool or with arguments its schema rejects, else None."""
         spec = self.by_name.get(call.name)
         if spec is None:
             reason = f"unknown tool {call.name!r}; available: {', '.join(self.by_name) or 'none'}"
@@ -246,6 +250,12 @@ class Agent:
             reason = "; ".join(problems)
             result.failures.append(Failure("schema", reason, _call_key(call)))
             return ExecutedCall(call, False, f"error: {reason}", "schema")
+        return None
+
+    def _execute(self, call: ToolCall, session: ToolRunner, result: AgentResult) -> ExecutedCall:
+        invalid = self._invalid(call, result)
+        if invalid is not None:
+            return invalid
         outcome = session.call(call.name, call.arguments)
         if not outcome.ok:
             result.failures.append(Failure("tool_error", outcome.content, _call_key(call)))
