@@ -45,8 +45,8 @@ class _ProgressView:
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
             self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)
-        elif isinstance(event, StageDone) and event.stage in self.tasks:
-            self.progress.update(self.tasks[event.stage], completed=self.progress.tasks[self.tasks[event.stage]].total)
+        elif isinstance(event, StageDone) and event.stage == "topics" and event.stage in self.tasks:
+            self.progress.update(self.tasks[event.stage], completed=event.summary.get("calls", 0))
         elif isinstance(event, StageFailed):
             self.console.print(f"[red]{event.stage} failed[/]", highlight=False)
 

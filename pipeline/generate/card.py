@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from edgefabric.pipeline.generate.rejects import Reject
+from edgefabric.pipeline.generate.rejects import RETRY_ON_RESUME, Reject
 from edgefabric.pipeline.generate.topics import TopicGraph
 from edgefabric.pipeline.generate.usage import Usage
 from edgefabric.schemas import Sample
@@ -37,10 +37,13 @@ def build_card(
     for reject in open_rejects:
         usage.add(Usage.from_dict(reject.usage))
     tools = Counter(call.name for sample in samples for call in sample.tool_calls)
-    attempts = len(samples) + len(open_rejects)
+    failed = [r for r in open_rejects if r.stage == RETRY_ON_RESUME]  # never judged: the teacher was unreachable
+    judged = [r for r in open_rejects if r.stage != RETRY_ON_RESUME]
+    attempts = len(samples) + len(judged)
     return {
         "samples": len(samples),
-        "rejected": len(open_rejects),
+        "rejected": len(judged),
+        "failed": len(failed),
         "accept_rate": round(len(samples) / attempts, 4) if attempts else None,
         "splits": split_counts,
         "teacher": teacher,
@@ -72,7 +75,8 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines = [
         "# Dataset card",
         "",
-        f"- samples: {card['samples']} accepted, {card['rejected']} rejected (accept rate {rate})",
+        f"- samples: {card['samples']} accepted, {card['rejected']} rejected (accept rate {rate}), "
+        f"{card['failed']} failed for want of a teacher (tried again by --resume)",
         f"- splits: {', '.join(f'{k} {v}' for k, v in card['splits'].items())}",
         f"- teacher: {card['teacher']}; semantic check {'on' if card['semantic_check'] else 'off'}",
         f"- tool sets: {', '.join(card['tool_sets']) or 'none'}",

@@ -53,7 +53,7 @@ class LocalTeacherServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def endpoint(self, label: str) -> Endpoint:
-        return Endpoint(model=f"openai/{ALIAS}", api_base=self.url, api_key="none", label=label)
+        return Endpoint(model=f"openai/{ALIAS}", api_base=self.url, api_key="none", label=label, min_timeout_s=900)
 
     def start(self) -> None:
         self.port = free_port()

@@ -41,6 +41,7 @@ REJECTS_FILE = "rejects.jsonl"
 TOPICS_FILE = "topics.json"
 CONFIG_FILE = "run-config.yaml"
 MAX_ATTEMPTS_FACTOR = 5  # stop after this many attempts per wanted sample, whatever the accept rate
+TEACHER_FAILURES_TO_STOP = 3  # this many samples in a row lost to an unreachable teacher end the run
 
 
 @dataclass
@@ -246,6 +247,7 @@ async def _generate(
     in_flight: set[asyncio.Task[tuple[PlannedSample, Sample | None, Reject | None]]] = set()
     attempts = 0
     exhausted = False
+    teacher_failures = 0
     try:
         while True:
             while not exhausted and accepted + len(in_flight) < target and len(in_flight) < config.teacher.concurrency:
@@ -285,6 +287,7 @@ async def _generate(
                     on_event(ItemDone(STAGE, "sample", {"id": sample.id, "kind": planned.kind, "accepted": True}))
                 elif reject is not None:
                     append_reject(rejects_path, reject)
+                    teacher_failures = teacher_failures + 1 if reject.stage == RETRY_ON_RESUME else 0
                     rejected_ids.add(reject.id)
                     rejected_now += 1
                     on_event(
@@ -300,7 +303,15 @@ async def _generate(
                             },
                         )
                     )
+                if sample is not None:
+                    teacher_failures = 0
                 on_event(_progress(accepted, target, accepted_now, rejected_now, time.monotonic() - started))
+                if teacher_failures >= max(TEACHER_FAILURES_TO_STOP, config.teacher.concurrency):
+                    raise EdgeFabricError(
+                        f"the teacher failed {teacher_failures} samples in a row; the last: {reject.reason if reject else ''}",
+                        "check the teacher (server, model name, key), then run again with --resume: "
+                        "accepted samples are kept and the failed ones are tried again",
+                    )
     finally:
         for task in in_flight:
             task.cancel()

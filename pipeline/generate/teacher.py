@@ -44,6 +44,9 @@ class Endpoint:
     api_base: str | None = None
     api_key: str | None = None
     label: str = ""  # what the dataset card names as the teacher
+    # A local llama.cpp server answers one request at a time and keeps generating for a
+    # client that gave up, so a short client timeout only piles up abandoned work there.
+    min_timeout_s: float = 0.0
 
     @property
     def is_openai_compatible_server(self) -> bool:
@@ -142,6 +145,7 @@ class Teacher:
         self.structured_style: StructuredStyle = structured_style or (
             "json_object_schema" if endpoint.is_openai_compatible_server else "json_schema"
         )
+        self.timeout_s = max(config.timeout_s, endpoint.min_timeout_s)
         self.usage = Usage()
         self._semaphore: asyncio.Semaphore | None = None
         self._litellm: Any = None
@@ -175,7 +179,7 @@ class Teacher:
             "messages": messages,
             "temperature": self.config.temperature,
             "max_tokens": max_tokens or self.config.max_tokens,
-            "timeout": self.config.timeout_s,
+            "timeout": self.timeout_s,
             "max_retries": 0,  # retries are ours, so Retry-After and the global limit are honoured
         }
         if self.endpoint.api_base:
@@ -191,9 +195,7 @@ class Teacher:
                 try:
                     async with self.semaphore:
                         local.calls += 1
-                        response = await asyncio.wait_for(
-                            litellm.acompletion(**kwargs), timeout=self.config.timeout_s + 5
-                        )
+                        response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=self.timeout_s + 5)
                     break
                 except Exception as exc:
                     if not is_transient(exc, litellm):

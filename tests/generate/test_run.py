@@ -116,19 +116,21 @@ def test_resume_continues_without_duplicates_and_a_rerun_needs_resume(server: Te
         generate(other, tmp_path, resume=True)
 
 
-def test_teacher_outage_is_recorded_as_failed_and_retried_on_resume(server: TeacherServer, tmp_path: Path) -> None:
+def test_teacher_outage_stops_the_run_and_resume_retries_the_failed(server: TeacherServer, tmp_path: Path) -> None:
     config = _config(server, {"single": 1}, 2, max_retries=1)
-    server.faults.extend([Fault(status=503)] * 0)
     generate(config, tmp_path, num_samples=1, backoff_base_s=0.01)  # topics and one sample
-    server.faults.extend([Fault(status=503)] * 40)
-    summary = generate(config, tmp_path, resume=True, backoff_base_s=0.01)
+    server.faults.extend([Fault(status=503)] * 100)
+    with pytest.raises(EdgeFabricError, match="in a row") as info:
+        generate(config, tmp_path, resume=True, backoff_base_s=0.01)
+    assert "--resume" in (info.value.fix or "")
     failed = [r for r in read_rejects(tmp_path / "rejects.jsonl") if r.stage == "teacher"]
-    assert failed and "kept failing" in failed[0].reason
-    assert summary.accepted == 1
+    assert len(failed) == 3 and "kept failing" in failed[0].reason
     server.faults.clear()
     summary = generate(config, tmp_path, resume=True, backoff_base_s=0.01)
     ids = {s.id for s in read_samples(tmp_path / "samples.jsonl").samples}
     assert summary.accepted == 2 and failed[0].id in ids  # the failed sample was tried again and passed
+    assert summary.rejected == 0  # failures for want of a teacher are not judged rejects
+    assert json.loads((tmp_path / "card.json").read_text())["failed"] == 2  # the two not retried yet
 
 
 def test_a_real_kill_mid_run_then_resume_loses_and_repeats_nothing(server: TeacherServer, tmp_path: Path) -> None:
