@@ -7,8 +7,10 @@ import sys
 import time
 from typing import Any
 
-# Imported at the top so the build bundles them if this Python has them at all.
+# Imported at the top so the build bundles them if this Python has them at all (idna: so that
+# host names get as far as the socket layer instead of failing on a missing codec).
 try:
+    import encodings.idna  # noqa: F401
     import socket
 except ImportError:
     socket = None  # type: ignore[assignment]
@@ -82,7 +84,10 @@ def connect(host: str, port: int) -> str:
     """Open a TCP connection."""
     if socket is None:
         raise OSError("this Python has no socket module")
-    with socket.create_connection((host, port), timeout=2):
+    # A raw socket: no name resolution, straight to WASI's socket calls.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as connection:
+        connection.settimeout(2)
+        connection.connect((host, port))
         return "connected"
 
 
