@@ -110,3 +110,20 @@ def test_a_cyclic_or_newer_file_is_refused_with_a_fix(tmp_path: Path) -> None:
     (tmp_path / "new.json").write_text(json.dumps(data))
     with pytest.raises(EdgeFabricError, match="newer"):
         TopicGraph.load(tmp_path / "new.json")
+
+
+def test_topics_show_prints_a_tree_mermaid_or_dot(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from edgefabric.cli import app
+
+    _graph().save(tmp_path / "topics.json")
+    runner = CliRunner()
+    tree = runner.invoke(app, ["topics", "show", str(tmp_path / "topics.json")])
+    assert tree.exit_code == 0 and "3 topics, 1 leaves" in tree.output and "also under" in tree.output
+    assert runner.invoke(app, ["topics", "show", str(tmp_path / "topics.json"), "--mermaid"]).output.startswith(
+        "graph TD"
+    )
+    assert "digraph topics" in runner.invoke(app, ["topics", "show", str(tmp_path / "topics.json"), "--dot"]).output
+    both = runner.invoke(app, ["topics", "show", str(tmp_path / "topics.json"), "--dot", "--mermaid"])
+    assert both.exit_code != 0 and isinstance(both.exception, EdgeFabricError)
