@@ -56,7 +56,7 @@ class GenerateScreen(StageScreen):
             tree.root.expand()
             yield tree
             with Vertical(id="generate-main"):
-                yield ProgressBar(id="gen-progress", show_eta=False)
+                yield ProgressBar(total=1, id="gen-progress", show_eta=False)
                 yield Static("no samples yet", id="gen-stats")
                 yield RichLog(id="samples", wrap=True, markup=True, highlight=False)
                 yield DataTable(id="rejects", cursor_type="none", zebra_stripes=True)

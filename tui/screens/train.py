@@ -68,7 +68,7 @@ class TrainScreen(StageScreen):
         with Horizontal(id="train-columns"):
             yield LossPlot(id="loss-plot")
             with Vertical(id="train-side"):
-                yield ProgressBar(id="train-progress", show_eta=False)
+                yield ProgressBar(total=1, id="train-progress", show_eta=False)
                 yield Static("not started", id="train-stats")
                 yield Static("", id="backend")
                 yield RichLog(id="train-log", wrap=True, markup=True)
