@@ -45,6 +45,8 @@ params.allow_requantize = allow
 sys.exit(llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(params)))
 """
 _DISK_FULL_MARKERS = ("No space left on device", "Errno 28", "File too large", "Errno 27")
+# Where the converter fails when it cannot read the vocabulary (traceback frames and its own message).
+_TOKENIZER_MARKERS = ("BPE pre-tokenizer was not recognized", "in get_vocab_base", "in set_vocab", "in _set_vocab_")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def _run(command: list[str], log: Path, target: Path, what: str) -> None:
     tail = "\n".join(output.strip().splitlines()[-6:])
     if any(marker in output for marker in _DISK_FULL_MARKERS):
         raise OSError(28, "No space left on device")  # atomic_output turns this into the clear error
-    if "BPE pre-tokenizer was not recognized" in output or ("tokenizer.model" in output and "not found" in output):
+    if any(marker in output for marker in _TOKENIZER_MARKERS):
         raise EdgeFabricError(
             f"llama.cpp's converter does not recognise this model's tokenizer ({what})",
             "put the SentencePiece tokenizer.model of the base model next to tokenizer.json in the model folder",
@@ -84,10 +86,37 @@ def _run(command: list[str], log: Path, target: Path, what: str) -> None:
     raise EdgeFabricError(f"{what} failed (exit {result.returncode}):\n{tail}", f"the full log is {log}")
 
 
+def check_llama_cpp_layout(source: SourceModel) -> None:
+    """llama.cpp does not read Gemma 3's layer_types: it makes every 6th layer global (il % 6 == 5).
+
+    A model with another layout would load and run with the wrong attention masks
+    (found by the parity check: identical short prompts, divergence past the window).
+    """
+    text = source.text_config
+    layer_types = text.get("layer_types")
+    if source.architecture != "Gemma3ForCausalLM" or not layer_types:
+        return
+    expected = ["full_attention" if i % 6 == 5 else "sliding_attention" for i in range(len(layer_types))]
+    scalar = text.get("query_pre_attn_scalar")
+    if scalar is not None and text.get("head_dim") is not None and scalar != text["head_dim"]:
+        raise EdgeFabricError(
+            f"{source.folder}: query_pre_attn_scalar {scalar} differs from head_dim {text['head_dim']}; "
+            "llama.cpp scales Gemma 3 queries by 1/sqrt(head_dim), so a GGUF would compute different attention",
+            "export this model to ONNX only (--gguf ''), or use a Gemma 3 config where they are equal",
+        )
+    if list(layer_types) != expected:
+        raise EdgeFabricError(
+            f"{source.folder}: Gemma 3 layer_types {layer_types} differ from the pattern llama.cpp assumes "
+            "(every 6th layer global), so a GGUF would attend wrongly",
+            "export this model to ONNX only (--gguf ''), or keep Gemma 3's standard layer layout",
+        )
+
+
 def convert(source: SourceModel, target: Path, outtype: str, *, family: str | None = None) -> Path:
     """Convert the HF folder to one GGUF (f16 or bf16) with the chat template embedded."""
     if outtype not in CONVERTER_TYPES:
         raise EdgeFabricError(f"the converter writes {', '.join(CONVERTER_TYPES)}, not {outtype}", "quantize from f16")
+    check_llama_cpp_layout(source)
     check_free_space(target, int(source.parameter_count() * 2))
     work = target.with_name(target.name + ".work")
     remove(work)

@@ -166,7 +166,7 @@ def _calls(family: str, text: str) -> list[dict[str, Any]]:
     return [call.model_dump(exclude={"id"}) for call in get_format(family).parse(text).tool_calls]
 
 
-def hf_generator(folder: Path) -> tuple[Generator, Any]:
+def hf_generator(folder: Path, family: str) -> tuple[Generator, Any]:
     """Greedy generation with transformers (float32), the reference."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -174,7 +174,7 @@ def hf_generator(folder: Path) -> tuple[Generator, Any]:
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     model.eval()
-    stops = _stop_ids(tokenizer)
+    stops = _stop_ids(tokenizer, family)
 
     def generate(ids: list[int], n: int) -> list[int]:
         with torch.inference_mode():
@@ -191,9 +191,9 @@ def hf_generator(folder: Path) -> tuple[Generator, Any]:
     return generate, tokenizer
 
 
-def _stop_ids(tokenizer: Any) -> set[int]:
+def _stop_ids(tokenizer: Any, family: str) -> set[int]:
     ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    for text in ("<end_of_turn>", "<|im_end|>", "<|endoftext|>"):
+    for text in (*get_format(family).stop_sequences, "<end_of_turn>"):
         token = tokenizer.convert_tokens_to_ids(text)
         if isinstance(token, int) and token != tokenizer.unk_token_id:
             ids.add(token)
@@ -287,9 +287,9 @@ def check_parity(
 ) -> ParityReport:
     """Compare every export with the HF model on the probe set."""
     probes = probe_set(family)
-    reference_generate, tokenizer = hf_generator(hf_folder)
+    reference_generate, tokenizer = hf_generator(hf_folder, family)
     prompts = [tokenizer.encode(p.prompt, add_special_tokens=False) for p in probes]
-    stops = _stop_ids(tokenizer)
+    stops = _stop_ids(tokenizer, family)
     total = len(gguf) + len(onnx) + 1
     on_event(Progress("parity", 0, total))
     reference = [reference_generate(ids, max_new_tokens) for ids in prompts]

@@ -1,0 +1,91 @@
+"""`edgefabric export`: GGUF and ONNX bundles with a parity check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import Progress as ProgressEvent
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def export(
+    source: str = typer.Argument(
+        ..., help="A training run folder (with merged/), an HF model folder, or embedded:gemma3-270m."
+    ),
+    gguf: str = typer.Option(
+        "q8_0", "--gguf", help="GGUF types, comma-separated: f16,bf16,q8_0,q6_k,q5_k_m,q4_k_m,q4_0 ('' for none)."
+    ),
+    onnx: str = typer.Option(
+        "int4", "--onnx", help="ONNX precisions for the cpu provider, comma-separated: int4,int8,fp32 ('' for none)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="The bundle folder (default: RUN/export or EDGEFABRIC_HOME/exports/NAME)."
+    ),
+    chat_format: str | None = typer.Option(
+        None, "--format", help="Chat format: functiongemma or qwen3 (default: from the architecture)."
+    ),
+    parity: bool = typer.Option(
+        True, "--parity/--no-parity", help="Compare every export with the HF model on a probe set."
+    ),
+    probe_tokens: int = typer.Option(24, "--probe-tokens", min=1, max=256, help="Greedy tokens per parity probe."),
+) -> None:
+    """Export a model as GGUF (llama.cpp, LM Studio, Ollama) and ONNX (onnxruntime-genai) with a parity check."""
+    from edgefabric.export.run import export_model
+
+    console = Console()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("export", total=None)
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, StageStarted) and event.stage == "export":
+                bar.update(task, total=event.total, description=f"export {event.detail}")
+            elif isinstance(event, ProgressEvent) and event.stage == "export":
+                bar.update(task, completed=event.done)
+            elif isinstance(event, ItemDone):
+                bar.console.print(
+                    f"[green]wrote[/] {event.payload['path']} ({event.kind} {event.payload['quant']}, "
+                    f"{event.payload['seconds']} s)",
+                    highlight=False,
+                )
+            elif isinstance(event, Note):
+                bar.update(task, description=event.text)
+                if event.stage == "parity":
+                    bar.console.print(f"  parity {event.text}", highlight=False)
+            elif isinstance(event, StageFailed):
+                bar.console.print(f"[red]failed:[/] {event.error}", highlight=False)
+            elif isinstance(event, StageDone) and event.stage == "export":
+                bar.update(task, description="export done")
+
+        result = export_model(
+            source,
+            gguf=_split(gguf),
+            onnx=_split(onnx),
+            out=out,
+            family=chat_format,
+            parity=parity,
+            probe_tokens=probe_tokens,
+            on_event=on_event,
+        )
+    console.print(f"[bold green]bundle:[/] {result.bundle}", highlight=False)
+    if result.parity is not None and not result.parity["passed"]:
+        console.print(
+            "[bold red]parity failed:[/] an unquantized export disagrees with the HF model on tool calls "
+            f"(see {result.bundle / 'parity.json'})",
+            highlight=False,
+        )
+        raise typer.Exit(1)

@@ -1,0 +1,240 @@
+"""The bundle folder: exports plus manifest, model card, Ollama Modelfile and device-fit table.
+
+RAM estimates are weights (the file sizes) + KV cache + a fixed runtime overhead. The KV
+cache comes from the config: 2 (K and V) x layers x KV heads x head_dim x context x
+bytes per value. llama.cpp keeps f16 KV and caps Gemma 3's sliding-window layers at the
+window; onnxruntime-genai on CPU keeps fp32 KV for the full max_length on every layer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from edgefabric import __version__
+from edgefabric.export.files import sha256
+from edgefabric.export.source import SourceModel
+from edgefabric.runtime.formats import get_format
+
+CONTEXTS = (2048, 4096, 8192)
+RUNTIME_OVERHEAD_BYTES = 300 * 1024**2  # compute buffers, runtime, tokenizer: measured 250-350 MB for the 270M
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    ram_gb: float
+    usable_gb: float  # what an app can expect to get after the OS and other apps
+
+
+DEVICES = (
+    DeviceProfile("phone 6 GB", 6, 2.5),
+    DeviceProfile("phone 8 GB", 8, 3.5),
+    DeviceProfile("Raspberry Pi 5 8 GB", 8, 6.0),
+    DeviceProfile("laptop 16 GB", 16, 10.0),
+)
+
+
+def kv_cache_bytes(config: dict[str, Any], context: int, *, bytes_per_value: int, sliding: bool) -> int:
+    text = dict(config.get("text_config") or config)
+    layers = int(text["num_hidden_layers"])
+    heads = int(text.get("num_key_value_heads") or text["num_attention_heads"])
+    head_dim = int(text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"])
+    layer_types = text.get("layer_types") or ["full_attention"] * layers
+    window = text.get("sliding_window") or context
+    total = 0
+    for kind in layer_types[:layers]:
+        tokens = min(context, window) if (sliding and kind == "sliding_attention") else context
+        total += 2 * heads * head_dim * tokens * bytes_per_value
+    return total
+
+
+def estimate_ram(weights_bytes: int, config: dict[str, Any], context: int, runtime: str) -> int:
+    if runtime == "gguf":
+        kv = kv_cache_bytes(config, context, bytes_per_value=2, sliding=True)
+    else:
+        kv = kv_cache_bytes(config, context, bytes_per_value=4, sliding=False)
+    return weights_bytes + kv + RUNTIME_OVERHEAD_BYTES
+
+
+def device_fit(entries: list[dict[str, Any]], config: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for entry in entries:
+        for context in CONTEXTS:
+            ram = estimate_ram(entry["weights_bytes"], config, context, entry["format"])
+            rows.append(
+                {
+                    "format": entry["format"],
+                    "quant": entry["quant"],
+                    "context": context,
+                    "ram_mb": round(ram / 1024**2),
+                    "fits": {d.name: ram <= d.usable_gb * 1024**3 for d in DEVICES},
+                }
+            )
+    return rows
+
+
+def _fit_table(rows: list[dict[str, Any]]) -> str:
+    header = "| format | quant | context | est. RAM | " + " | ".join(d.name for d in DEVICES) + " |"
+    lines = [header, "|" + "---|" * (4 + len(DEVICES))]
+    for row in rows:
+        marks = " | ".join("yes" if row["fits"][d.name] else "no" for d in DEVICES)
+        lines.append(f"| {row['format']} | {row['quant']} | {row['context']} | {row['ram_mb']} MB | {marks} |")
+    budgets = ", ".join(f"{d.name}: {d.usable_gb:g} GB usable" for d in DEVICES)
+    return "\n".join(lines) + f"\n\nBudgets assumed: {budgets}.\n"
+
+
+def modelfile(gguf_name: str, family: str, template: str) -> str:
+    """An Ollama Modelfile; Ollama's TEMPLATE is Go templates, so it gets a Go rendering of the format."""
+    fmt = get_format(family)
+    stops = "\n".join(f'PARAMETER stop "{s}"' for s in fmt.stop_sequences)
+    go_template = _OLLAMA_TEMPLATES["functiongemma" if family == "functiongemma" else "qwen3"]
+    return (
+        f"# Ollama Modelfile written by EdgeFabric {__version__}: ollama create NAME -f Modelfile\n"
+        f"FROM ./{gguf_name}\n"
+        f'TEMPLATE """{go_template}"""\n'
+        f"{stops}\n"
+        "PARAMETER temperature 0\n"
+        "PARAMETER top_k 1\n"
+        "PARAMETER num_ctx 4096\n"
+    )
+
+
+# Ollama renders prompts with Go templates, not Jinja. These follow runtime.formats for the
+# common cases (system, tools, user, assistant calls, tool results); arguments and results
+# are written as JSON, so FunctionGemma's own notation applies only through our runtime.
+_OLLAMA_TEMPLATES = {
+    "functiongemma": (
+        "<bos>{{- if or .System .Tools }}<start_of_turn>developer\n"
+        "{{ if .System }}{{ .System }}{{ else }}You are a model that can do function calling with the following "
+        "functions{{ end }}{{ range .Tools }}<start_function_declaration>declaration:{{ .Function.Name }}"
+        "{description:<escape>{{ .Function.Description }}<escape>,parameters:{{ .Function.Parameters }}}"
+        "<end_function_declaration>{{ end }}<end_of_turn>\n{{ end }}"
+        "{{- range $i, $m := .Messages }}"
+        '{{- if eq $m.Role "user" }}<start_of_turn>user\n{{ $m.Content }}<end_of_turn>\n'
+        '{{- else if eq $m.Role "assistant" }}<start_of_turn>model\n{{ $m.Content }}'
+        "{{ range $m.ToolCalls }}<start_function_call>call:{{ .Function.Name }}{{ .Function.Arguments }}"
+        "<end_function_call>{{ end }}<end_of_turn>\n"
+        '{{- else if eq $m.Role "tool" }}<start_function_response>response:{{ $m.Content }}'
+        "<end_function_response>{{ end }}{{ end }}<start_of_turn>model\n"
+    ),
+    "qwen3": (
+        "{{- if or .System .Tools }}<|im_start|>system\n{{ if .System }}{{ .System }}\n\n{{ end }}"
+        "{{- if .Tools }}# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
+        '{{ range .Tools }}\n{"type": "function", "function": {{ .Function }}}{{ end }}\n</tools>\n\n'
+        "For each function call, return a json object with function name and arguments within "
+        '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": '
+        "<args-json-object>}\n</tool_call>{{ end }}<|im_end|>\n{{ end }}"
+        "{{- range $i, $m := .Messages }}"
+        '{{- if eq $m.Role "user" }}<|im_start|>user\n{{ $m.Content }}<|im_end|>\n'
+        '{{- else if eq $m.Role "assistant" }}<|im_start|>assistant\n{{ $m.Content }}'
+        '{{ range $m.ToolCalls }}\n<tool_call>\n{"name": "{{ .Function.Name }}", "arguments": '
+        "{{ .Function.Arguments }}}\n</tool_call>{{ end }}<|im_end|>\n"
+        '{{- else if eq $m.Role "tool" }}<|im_start|>user\n<tool_response>\n{{ $m.Content }}\n'
+        "</tool_response><|im_end|>\n{{ end }}{{ end }}<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    ),
+}
+
+
+def _files(bundle: Path) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+        if path.name in ("manifest.json",):
+            continue
+        out.append({"path": str(path.relative_to(bundle)), "bytes": path.stat().st_size, "sha256": sha256(path)})
+    return out
+
+
+def write_bundle_metadata(
+    bundle: Path,
+    source: SourceModel,
+    *,
+    source_spec: str,
+    training_run: str | None,
+    exports: list[dict[str, Any]],
+    parity: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Write device_fit.json, README.md (model card) and manifest.json (last: it lists the others)."""
+    fit = device_fit(exports, source.config)
+    (bundle / "device_fit.json").write_text(json.dumps(fit, indent=2), encoding="utf-8")
+    (bundle / "README.md").write_text(
+        _model_card(source, source_spec, training_run, exports, parity, fit), encoding="utf-8"
+    )
+    manifest = {
+        "edgefabric_version": __version__,
+        "created_at": datetime.now(UTC).isoformat(),
+        "source_model": source_spec,
+        "source_folder": str(source.folder),
+        "architecture": source.architecture,
+        "format": source.family,
+        "training_run": training_run,
+        "parameters": source.parameter_count(),
+        "exports": exports,
+        "parity": parity["summary"] if parity else None,
+        "files": _files(bundle),
+    }
+    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def _model_card(
+    source: SourceModel,
+    spec: str,
+    run: str | None,
+    exports: list[dict[str, Any]],
+    parity: dict[str, Any] | None,
+    fit: list[dict[str, Any]],
+) -> str:
+    lines = [
+        f"# {source.folder.name} (exported by EdgeFabric {__version__})",
+        "",
+        f"- Source model: `{spec}` ({source.architecture}, {source.parameter_count() / 1e6:.1f}M parameters)",
+        f"- Training run: `{run}`" if run else "- Training run: none (exported as is)",
+        f"- Chat format: `{source.family}` (the GGUFs embed a Jinja chat template that renders tools, calls and "
+        "results exactly like EdgeFabric's runtime)",
+        "",
+        "## Files",
+        "",
+        "| file | format | quant | size |",
+        "|---|---|---|---|",
+    ]
+    for entry in exports:
+        lines.append(
+            f"| `{entry['path']}` | {entry['format']} | {entry['quant']} | {entry['weights_bytes'] / 1e6:.1f} MB |"
+        )
+    lines += ["", "## Using it", ""]
+    if source.family == "functiongemma":
+        lines += [
+            "- llama.cpp / LM Studio: the embedded template shows tools to the model in FunctionGemma's notation. "
+            "llama.cpp does not parse FunctionGemma's `<start_function_call>` blocks into OpenAI tool calls; "
+            "EdgeFabric's runtime (`edgefabric.runtime.formats.functiongemma.parse`) does, so run the agent loop "
+            "through EdgeFabric, or parse the text yourself. Stop on `<start_function_response>` and `<end_of_turn>`.",
+        ]
+    else:
+        lines += [
+            "- `llama-server --jinja -m model-<quant>.gguf`: the template writes `<tool_call>` blocks, which "
+            "llama.cpp's Hermes/Qwen tool-call parser turns into OpenAI `tool_calls`; LM Studio does the same.",
+        ]
+    lines += [
+        "- Ollama: `ollama create my-model -f Modelfile` (Go template with the same turn layout and stop tokens).",
+        "- Chat-template inputs: pass tool-call `arguments` as objects, not JSON strings (Jinja cannot parse JSON).",
+        "- ONNX folders load with `onnxruntime_genai.Model(folder)`; use max_length >= 512 for Gemma 3 "
+        "(its sliding window).",
+        "",
+    ]
+    if parity:
+        lines += [
+            "## Parity with the HF model (greedy, fixed probe set)",
+            "",
+            "| export | token agreement | tool calls identical |",
+            "|---|---|---|",
+        ]
+        for row in parity["summary"]:
+            lines.append(f"| {row['target']} | {row['token_agreement']:.0%} | {row['tool_call_agreement']:.0%} |")
+        lines.append("")
+    lines += ["## Device fit (estimated RAM: weights + KV cache + 300 MB runtime)", "", _fit_table(fit)]
+    return "\n".join(lines)

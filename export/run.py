@@ -1,0 +1,166 @@
+"""One export: resolve the model, write GGUF/ONNX, check parity, write the bundle.
+
+The bundle is assembled in `<out>.partial` and renamed when complete, so a finished
+bundle folder is never half written; an interrupted export leaves only the .partial.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import EventSink, Note, Progress, StageDone, StageFailed, StageStarted, ignore_events
+from edgefabric.export.bundle import modelfile, write_bundle_metadata
+from edgefabric.export.files import atomic_output
+from edgefabric.export.gguf import check_gguf_types, export_gguf
+from edgefabric.export.onnx import check_onnx_precisions, export_onnx
+from edgefabric.export.parity import check_parity
+from edgefabric.export.source import inspect_source
+from edgefabric.export.templates import chat_template
+from edgefabric.paths import data_home
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    spec: str
+    folder: Path
+    training_run: str | None
+
+
+@dataclass
+class ExportResult:
+    bundle: Path
+    manifest: dict[str, Any]
+    parity: dict[str, Any] | None
+
+
+def resolve_source(spec: str, *, on_event: EventSink = ignore_events) -> ExportSource:
+    """A training run folder (its merged/ model), an HF model folder, or an embedded model."""
+    from edgefabric.runtime.models import EMBEDDED, resolve_hf_folder
+
+    if spec in EMBEDDED:
+        return ExportSource(spec, resolve_hf_folder(spec, on_event=on_event), None)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise EdgeFabricError(
+            f"{spec} does not exist", "pass a training run folder, an HF model folder or embedded:gemma3-270m"
+        )
+    if (path / "merged" / "config.json").is_file():
+        return ExportSource(spec, path / "merged", str(path))
+    if (path / "config.json").is_file():
+        return ExportSource(spec, path, None)
+    if (path / "adapter_config.json").is_file() or (path / "adapter").is_dir():
+        raise EdgeFabricError(
+            f"{path} holds a LoRA adapter but no merged model",
+            "merge the adapter first (training writes merged/ when it finishes), then export the run folder",
+        )
+    raise EdgeFabricError(
+        f"{path} is neither a training run (no merged/ folder) nor an HF model folder (no config.json)",
+        "pass a training run folder, an HF model folder or embedded:gemma3-270m",
+    )
+
+
+def default_out(source: ExportSource) -> Path:
+    if source.training_run:
+        return Path(source.training_run) / "export"
+    name = source.spec.replace("embedded:", "") if source.spec.startswith("embedded:") else source.folder.name
+    return data_home() / "exports" / name
+
+
+def export_model(
+    spec: str,
+    *,
+    gguf: list[str],
+    onnx: list[str],
+    out: Path | None = None,
+    family: str | None = None,
+    parity: bool = True,
+    probe_tokens: int = 24,
+    on_event: EventSink = ignore_events,
+) -> ExportResult:
+    gguf = check_gguf_types(gguf)
+    onnx = check_onnx_precisions(onnx)
+    if not gguf and not onnx:
+        raise EdgeFabricError("nothing to export", "pass --gguf TYPES and/or --onnx PRECISIONS")
+    resolved = resolve_source(spec, on_event=on_event)
+    source = inspect_source(resolved.folder, family)
+    chat_template(source.family)  # fail before any work if the format has no template
+    bundle = (out or default_out(resolved)).expanduser().resolve()
+    total = len(gguf) + len(onnx) + (1 if parity else 0)
+    on_event(StageStarted("export", total=total, detail=f"{resolved.folder} -> {bundle}"))
+    started = time.perf_counter()
+    try:
+        with atomic_output(bundle) as partial:
+            partial.mkdir(parents=True)
+            done = 0
+
+            def progress(event: Any) -> None:
+                nonlocal done
+                on_event(event)
+                if getattr(event, "kind", None) in ("gguf", "onnx"):
+                    done += 1
+                    on_event(Progress("export", done, total))
+
+            ggufs = export_gguf(source, partial, gguf, on_event=progress) if gguf else []
+            onnxs = export_onnx(source, partial, onnx, on_event=progress) if onnx else []
+            exports: list[dict[str, Any]] = [
+                {
+                    "format": "gguf",
+                    "quant": g.quant,
+                    "path": g.path.name,
+                    "seconds": round(g.seconds, 2),
+                    "weights_bytes": g.path.stat().st_size,
+                }
+                for g in ggufs
+            ] + [
+                {
+                    "format": "onnx",
+                    "quant": o.precision,
+                    "path": o.path.name,
+                    "seconds": round(o.seconds, 2),
+                    "weights_bytes": sum(f.stat().st_size for f in o.path.iterdir() if f.name.startswith("model.onnx")),
+                }
+                for o in onnxs
+            ]
+            if ggufs:
+                best = min(
+                    ggufs, key=lambda g: ("f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0").index(g.quant)
+                )
+                (partial / "Modelfile").write_text(
+                    modelfile(best.path.name, source.family, chat_template(source.family))
+                )
+            report = None
+            if parity:
+                on_event(Note("export", "parity check: greedy continuations of the probe set vs transformers"))
+                result = check_parity(
+                    source.folder,
+                    source.family,
+                    gguf=[(g.quant, g.path) for g in ggufs],
+                    onnx=[(o.precision, o.path) for o in onnxs],
+                    max_new_tokens=probe_tokens,
+                    on_event=on_event,
+                )
+                report = result.to_dict()
+                (partial / "parity.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+                on_event(Progress("export", total, total))
+            manifest = write_bundle_metadata(
+                partial,
+                source,
+                source_spec=resolved.spec,
+                training_run=resolved.training_run,
+                exports=exports,
+                parity=report,
+            )
+    except EdgeFabricError as exc:
+        on_event(StageFailed("export", exc.message))
+        raise
+    # The manifest names files relative to the bundle, so it stays valid after the rename.
+    summary = {"bundle": str(bundle), "seconds": round(time.perf_counter() - started, 1)}
+    if report is not None:
+        summary["parity_passed"] = report["passed"]
+    on_event(StageDone("export", summary))
+    return ExportResult(bundle=bundle, manifest=manifest, parity=report)
