@@ -14,6 +14,7 @@ from edgefabric.cli import (
     config_cmd,
     data_cmd,
     eval_cmd,  # evaluation
+    export_cmd,  # export
     generate_cmd,  # data generation
     serve_cmd,  # runtime
     tools_cmd,  # sandbox
@@ -38,6 +39,7 @@ app.command("improve")(eval_cmd.improve)
 app.command("chat")(chat_cmd.chat)
 app.command("serve")(serve_cmd.serve)
 app.command("train")(train_cmd.train)
+app.command("export")(export_cmd.export)
 
 
 @app.command()
