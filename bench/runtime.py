@@ -1,0 +1,166 @@
+"""Runtime benchmark: generation speed through EdgeFabric's llama.cpp backend vs llama-cpp-python
+called directly (same GGUF, prompt, context and threads; the overhead must stay under 5%), time to
+first tool call and eval samples/s with constrained decoding off and on.
+
+    .venv/bin/python -m bench.runtime [--model embedded:smollm2-135m] [--runs 5] [--tokens 64]
+
+Prints a table and writes bench/results/runtime.json. Runs alternate between the two paths and the
+medians are compared, so load from other processes hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+RESULTS = Path(__file__).parent / "results" / "runtime.json"
+PROMPT = (
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+    "Write a short story about a lighthouse keeper who finds a message in a bottle.<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
+BFCL = Path(__file__).resolve().parents[1] / "tests" / "evaluate" / "data" / "BFCL_v3_mini.json"
+
+
+def _direct(llm: Any, tokens: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    out = llm.create_completion(PROMPT, max_tokens=tokens, temperature=0.0, stop=[])
+    return time.perf_counter() - start, int(out["usage"]["completion_tokens"])
+
+
+def _ours(backend: Any, tokens: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    generation = backend.generate(PROMPT, [], tokens)
+    generation.consume()
+    return time.perf_counter() - start, generation.stats.completion_tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="embedded:smollm2-135m")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--profile", default="laptop")
+    parser.add_argument("--eval-tokens", type=int, default=24)
+    args = parser.parse_args()
+
+    from llama_cpp import Llama
+
+    from edgefabric.pipeline.evaluate import Evaluator, load_bfcl_cases
+    from edgefabric.runtime.agent import Agent
+    from edgefabric.runtime.backends import guess_family, load_backend
+    from edgefabric.runtime.models import resolve_gguf
+    from edgefabric.runtime.profiles import get_profile
+    from edgefabric.runtime.sandbox import load_toolbox
+    from edgefabric.schemas import Message
+
+    console = Console()
+    profile = get_profile(args.profile)
+    ours = load_backend(args.model, profile=profile)
+    direct = Llama(
+        model_path=str(resolve_gguf(args.model)),
+        n_ctx=profile.context,
+        n_threads=profile.effective_threads(),
+        n_batch=profile.batch,
+        verbose=False,
+    )
+    _ours(ours, 8), _direct(direct, 8)  # warm both (page cache, first-call allocations)
+    ours_tps, direct_tps = [], []
+    for _ in range(args.runs):
+        seconds, count = _direct(direct, args.tokens)
+        direct_tps.append(count / seconds)
+        seconds, count = _ours(ours, args.tokens)
+        ours_tps.append(count / seconds)
+        console.log(f"tok/s direct {direct_tps[-1]:.1f}, ours {ours_tps[-1]:.1f}")
+    ours_med, direct_med = statistics.median(ours_tps), statistics.median(direct_tps)
+    overhead = (direct_med - ours_med) / direct_med * 100
+    del direct
+
+    family = guess_family(args.model)
+    box = load_toolbox(["kv"])
+    ask = [Message(role="user", content="Remember that my favourite colour is blue.")]
+    first_call: dict[str, Any] = {}
+    for mode in ("off", "required"):
+        agent = Agent(ours, family, box.specs, max_steps=1, max_tokens=48, constrain=mode, max_calls=1)  # type: ignore[arg-type]
+        with box.session() as session:
+            result = agent.run(ask, session)
+        first_call[mode] = {
+            "time_to_first_call_s": result.time_to_first_call_s,
+            "time_to_first_token_s": result.time_to_first_token_s,
+            "calls": len(result.first_calls),
+            "executed_ok": sum(1 for ex in result.executed if ex.ok),
+        }
+        console.log(f"first call, constrained={mode}: {first_call[mode]}")
+
+    cases = load_bfcl_cases(BFCL)
+    evals: dict[str, Any] = {}
+    for mode in ("off", "required"):
+        report = Evaluator(ours, family, max_steps=1, max_tokens=args.eval_tokens, constrain=mode).run(
+            cases, model=args.model
+        )  # type: ignore[arg-type]
+        evals[mode] = {
+            "cases": report.n,
+            "samples_per_s": report.performance["samples_per_s"],
+            "tool_selection_accuracy": report.metrics["tool_selection_accuracy"],
+            "parameter_accuracy": report.metrics["parameter_accuracy"],
+            "schema_validity_rate": report.metrics["schema_validity_rate"],
+            "irrelevance_accuracy": report.metrics["irrelevance_accuracy"],
+            "overall": report.overall,
+        }
+        console.log(f"eval, constrained={mode}: {evals[mode]}")
+    ours.close()
+
+    table = Table(title=f"runtime bench: {args.model} ({profile.name}, {profile.effective_threads()} threads)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("llama-cpp-python direct, tok/s (median)", f"{direct_med:.1f}")
+    table.add_row("EdgeFabric runtime, tok/s (median)", f"{ours_med:.1f}")
+    table.add_row("ratio ours/direct", f"{ours_med / direct_med:.3f}")
+    table.add_row("overhead (must be < 5%)", f"{overhead:+.1f}%")
+    for mode, row in first_call.items():
+        ttfc = row["time_to_first_call_s"]
+        table.add_row(f"time to first tool call, constrained={mode}", f"{ttfc:.2f} s" if ttfc else "no call")
+    for mode, row in evals.items():
+        table.add_row(f"eval samples/s, constrained={mode}", f"{row['samples_per_s']:.3f}")
+        table.add_row(f"eval overall, constrained={mode}", f"{(row['overall'] or 0) * 100:.1f}%")
+    console.print(table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "model": args.model,
+                "profile": profile.name,
+                "threads": profile.effective_threads(),
+                "cpu_count": os.cpu_count(),
+                "machine": platform.platform(),
+                "load_average_at_end": os.getloadavg(),
+                "runs": args.runs,
+                "tokens": args.tokens,
+                "direct_tokens_per_s": direct_tps,
+                "ours_tokens_per_s": ours_tps,
+                "direct_median": direct_med,
+                "ours_median": ours_med,
+                "ratio": ours_med / direct_med,
+                "overhead_percent": overhead,
+                "time_to_first_call": first_call,
+                "eval": evals,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    console.print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
