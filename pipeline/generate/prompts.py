@@ -48,14 +48,17 @@ class VerdictReply(BaseModel):
     reason: str = ""
 
 
+# No maxLength in schemas sent to a teacher: llama.cpp expands `{1,4000}` into a grammar it
+# fails to parse, and llama-cpp-python's server then crashes. The pydantic models above keep
+# the upper bounds, and every reply is validated against them.
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"request": {"type": "string", "minLength": 8, "maxLength": 600}},
+    "properties": {"request": {"type": "string", "minLength": 8}},
     "required": ["request"],
 }
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 4000}},
+    "properties": {"answer": {"type": "string", "minLength": 1}},
     "required": ["answer"],
 }
 VERDICT_SCHEMA: dict[str, Any] = {

@@ -56,3 +56,33 @@ def validate_reply(text: str, schema: dict[str, Any], model: type[ModelT]) -> Mo
         first_error = exc.errors()[0]
         where = ".".join(str(p) for p in first_error["loc"]) or "(top level)"
         raise ValueError(f"the JSON is invalid at {where}: {first_error['msg']}") from None
+
+
+GRAMMAR_MAX_REPEAT = 1000  # llama.cpp refuses repetitions above 2000 and its server then crashes
+
+
+def grammar_safe(schema: Any) -> Any:
+    """A copy of `schema` that llama.cpp's JSON-Schema-to-grammar converter accepts.
+
+    It rejects `prefixItems` (tuples), arrays without `items` and large `{m,n}`
+    repetitions; the grammar only guides decoding, and replies are still validated
+    against the full schema.
+    """
+    if isinstance(schema, list):
+        return [grammar_safe(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "prefixItems":
+            continue
+        if (
+            key in ("maxLength", "maxItems", "minLength", "minItems")
+            and isinstance(value, int)
+            and value > GRAMMAR_MAX_REPEAT
+        ):
+            continue
+        out[key] = value if key in ("const", "enum", "default", "examples") else grammar_safe(value)
+    if out.get("type") == "array" and not out.get("items"):
+        out["items"] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+    return out

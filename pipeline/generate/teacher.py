@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from edgefabric.config import TeacherConfig
 from edgefabric.errors import EdgeFabricError
-from edgefabric.pipeline.generate.structured import StructuredReplyError, validate_reply
+from edgefabric.pipeline.generate.structured import StructuredReplyError, grammar_safe, validate_reply
 from edgefabric.pipeline.generate.usage import Usage
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -226,7 +226,7 @@ class Teacher:
 
     def _response_format(self, schema: dict[str, Any], name: str) -> dict[str, Any]:
         if self.structured_style == "json_object_schema":
-            return {"type": "json_object", "schema": schema}
+            return {"type": "json_object", "schema": grammar_safe(schema)}
         if self.structured_style == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
         return {"type": "json_object"}

@@ -154,7 +154,7 @@ def _expansion_schema(degree: int) -> dict[str, Any]:
                 "items": {
                     "type": "object",
                     "properties": {
-                        "title": {"type": "string", "minLength": 2, "maxLength": 160},
+                        "title": {"type": "string", "minLength": 2},  # no maxLength: see prompts.py
                         "related": {"type": "array", "items": {"type": "integer"}, "maxItems": 3},
                     },
                     "required": ["title"],

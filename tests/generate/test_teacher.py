@@ -130,3 +130,25 @@ def test_json_is_found_inside_prose_and_cut_json_is_named() -> None:
     assert extract_json('Sure! ```json\n{"a": {"b": 1}}\n```') == {"a": {"b": 1}}
     with pytest.raises(ValueError, match="cut off"):
         extract_json('{"a": ')
+
+
+def test_schemas_sent_to_llama_cpp_avoid_what_its_grammar_rejects() -> None:
+    import json
+
+    from llama_cpp import LlamaGrammar
+
+    from edgefabric.pipeline.generate.structured import grammar_safe
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "point": {"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}]},
+            "tags": {"type": "array"},
+            "note": {"type": "string", "maxLength": 4000},
+            "unit": {"enum": ["km", "mi"]},
+        },
+    }
+    safe = grammar_safe(schema)
+    assert "prefixItems" not in json.dumps(safe) and "maxLength" not in json.dumps(safe)
+    assert safe["properties"]["unit"] == {"enum": ["km", "mi"]}
+    LlamaGrammar.from_json_schema(json.dumps(safe), verbose=False)  # raised KeyError before
