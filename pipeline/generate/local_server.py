@@ -108,6 +108,12 @@ class LocalTeacherServer:
             "the machine may be overloaded; try again, or use a hosted teacher (teacher.model)",
         )
 
+    def crashed(self) -> str | None:
+        """Why the server died under us (its exit code and log tail), or None while it runs."""
+        if self._process is None or self._process.poll() is None:
+            return None
+        return f"exit code {self._process.returncode}; log tail:\n{self._log_tail()[-800:]}"
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
@@ -139,4 +145,13 @@ def serve_teacher(config: TeacherConfig) -> Iterator[Endpoint]:
     from edgefabric.runtime.models import resolve_gguf
 
     with LocalTeacherServer(resolve_gguf(config.model)) as server:
-        yield server.endpoint(config.model)
+        try:
+            yield server.endpoint(config.model)
+        except EdgeFabricError as exc:
+            crash = server.crashed()
+            if crash is None:
+                raise
+            raise EdgeFabricError(
+                f"the local teacher server crashed ({crash})\nwhich made the run fail: {exc.problem}",
+                "run again with --resume (samples written so far are kept); if it recurs, report the log above",
+            ) from None
