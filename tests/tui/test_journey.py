@@ -136,3 +136,36 @@ async def test_train_export_chat_evaluate_on_a_tiny_real_model(tmp_path: Path, t
         await settle(app, pilot)
         assert (folder / "reports" / "rounds.json").exists()
         assert app.screen.query_one("#rounds", DataTable).row_count == 1
+
+
+@pytest.mark.slow
+async def test_generate_real_run_cancels_cleanly(project_dir: Path) -> None:
+    """The real generation stage with the embedded teacher: it starts, c stops it at the next
+    unit, the app stays usable and what it wrote is intact."""
+    from edgefabric.config import ProjectConfig
+
+    config = ProjectConfig(name="gen")
+    config.generation.num_samples = 2
+    config.topics.depth = 1
+    config.topics.degree = 2
+    Project(project_dir).create(config)
+    app = FabricApp(project_dir, settings=TuiSettings())
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("2", "s")
+        for _ in range(600):  # the teacher server starts, then the topic graph begins
+            await pilot.pause(0.2)
+            if "topics" in log_text(app, "#samples") or not app.screen.running:  # type: ignore[attr-defined]
+                break
+        assert not app.screen.query_one(ErrorPanel).shown, error_text(app)
+        await pilot.press("c")
+        # A teacher call in flight finishes first: the stage stops at its next event.
+        for _ in range(1500):
+            status = rendered(app, "#status")
+            if "cancelled" in status or "done" in status:
+                break
+            await pilot.pause(0.2)
+        assert "cancelled" in status or "done" in status, status
+        assert (project_dir / "data" / "run-config.yaml").exists()
+        await pilot.press("1")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ProjectScreen"
