@@ -136,9 +136,15 @@ class TrlBackend:
             model.enable_input_require_grads()
         peft_model = get_peft_model(model, config)
         if new_token_ids:
+            import functools
+
             from edgefabric.pipeline.train.token_rows import use_fast_token_rows
 
             use_fast_token_rows(peft_model)
+            # PEFT would save the whole resized embedding and output matrices (1.3 GB on Gemma) in the adapter
+            # and in every checkpoint; the new rows are already saved as TrainableTokens. Loading the adapter
+            # then needs the base resized to len(tokenizer) first (the adapter folder has the tokenizer).
+            peft_model.save_pretrained = functools.partial(peft_model.save_pretrained, save_embedding_layers=False)
         return peft_model
 
     def trainer_args(self) -> dict[str, Any]:

@@ -143,31 +143,24 @@ def _save_model(folder: Path, model: Any) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def tiny_gemma(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_tiny_gemma(folder: Path, hidden: int = 64, layers: int = 2) -> Path:
     """A random Gemma3ForCausalLM whose tokenizer has Gemma turns but no FunctionGemma tokens (like the base)."""
     import torch
     from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
 
-    folder = train_sentencepiece(
-        tmp_path_factory.mktemp("tiny-gemma"),
-        ["<start_of_turn>", "<end_of_turn>"],
-        bos="<bos>",
-        eos="<eos>",
-        pad="<pad>",
-    )
+    train_sentencepiece(folder, ["<start_of_turn>", "<end_of_turn>"], bos="<bos>", eos="<eos>", pad="<pad>")
     vocab = len(AutoTokenizer.from_pretrained(folder))
     torch.manual_seed(0)
     config = Gemma3TextConfig(
         vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         num_key_value_heads=1,
         head_dim=32,
         sliding_window=64,
-        layer_types=["sliding_attention", "full_attention"],
+        layer_types=["sliding_attention", "full_attention"] * (layers // 2) + ["sliding_attention"] * (layers % 2),
         max_position_embeddings=1024,
         pad_token_id=3,
         bos_token_id=1,
@@ -176,14 +169,13 @@ def tiny_gemma(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _save_model(folder, Gemma3ForCausalLM(config))
 
 
-@pytest.fixture(scope="session")
-def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_tiny_qwen(folder: Path) -> Path:
     """A random Qwen3ForCausalLM with ChatML and tool-call markers as single tokens."""
     import torch
     from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
-    folder = train_sentencepiece(
-        tmp_path_factory.mktemp("tiny-qwen"),
+    train_sentencepiece(
+        folder,
         ["<|im_start|>", "<tool_call>", "</tool_call>", "<think>", "</think>", "<tool_response>", "</tool_response>"],
         bos="<|bos|>",
         eos="<|im_end|>",
@@ -205,6 +197,16 @@ def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
         eos_token_id=2,
     )
     return _save_model(folder, Qwen3ForCausalLM(config))
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_gemma(tmp_path_factory.mktemp("tiny-gemma"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen"))
 
 
 def project(base: Path, family: str = "functiongemma", **training: Any) -> ProjectConfig:

@@ -44,6 +44,6 @@ def test_train_command_error_is_a_message_not_a_traceback(
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
     assert "train.jsonl does not exist" in err and "fix:" in err
     assert "Traceback" not in err
