@@ -106,7 +106,8 @@ async def test_digit_keys_walk_every_screen_and_back(project_dir: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         seen = []
         for key in "234561":
-            await pilot.press(key)
+            # Chat focuses its prompt so typing starts at once; escape hands the keys back.
+            await pilot.press("escape", key)
             await pilot.pause()
             seen.append(type(app.screen).__name__)
     assert seen == ["GenerateScreen", "TrainScreen", "ExportScreen", "ChatScreen", "EvaluateScreen", "ProjectScreen"]

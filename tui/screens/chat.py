@@ -21,6 +21,7 @@ class ChatScreen(StageScreen):
     MODE = "chat"
     STAGE = "chat"
     TITLE_TEXT = "Chat"
+    AUTO_FOCUS = "#prompt"  # type at once; escape hands the keyboard back to the screen keys
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "clear", "New chat", id="chat.clear"),
         Binding("ctrl+y", "copy_call", "Copy tool call", id="chat.copy"),
