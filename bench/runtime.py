@@ -11,6 +11,7 @@ medians are compared, so load from other processes hits both alike.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -51,6 +52,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--profile", default="laptop")
     parser.add_argument("--eval-tokens", type=int, default=24)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="Override the profile's threads (1 under heavy load)."
+    )
     args = parser.parse_args()
 
     from llama_cpp import Llama
@@ -65,6 +69,8 @@ def main() -> None:
 
     console = Console()
     profile = get_profile(args.profile)
+    if args.threads:
+        profile = dataclasses.replace(profile, threads=args.threads)
     ours = load_backend(args.model, profile=profile)
     direct = Llama(
         model_path=str(resolve_gguf(args.model)),
