@@ -172,3 +172,26 @@ def test_early_stopping_stops(tiny_gemma: Path, tmp_path: Path) -> None:
     config = project(tiny_gemma, max_steps=20, eval_every=1, early_stopping_patience=1, learning_rate=1e-12)
     result = train(config, data, tmp_path / "run")
     assert result.report["steps"] < 20
+
+
+def test_adapter_loads_on_the_resized_base_and_equals_the_merged_model(tiny_gemma: Path, tmp_path: Path) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    data = write_data(tmp_path / "data", dataset(8))
+    result = train(project(tiny_gemma, max_steps=2, merge=True), data, tmp_path / "run")
+    assert result.merged is not None
+    tokenizer = AutoTokenizer.from_pretrained(result.adapter)
+    base = AutoModelForCausalLM.from_pretrained(tiny_gemma)
+    base.resize_token_embeddings(len(tokenizer))  # as layout.py says: the adapter carries only the new rows
+    with_adapter = PeftModel.from_pretrained(base, result.adapter).eval()
+    merged = AutoModelForCausalLM.from_pretrained(result.merged).eval()
+    sample = weather_sample(5)
+    text = get_format("functiongemma").render(sample.messages, sample.tools)
+    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    assert (ids >= len(tokenizer) - 7).any()  # the new control tokens are in the input
+    with torch.no_grad():
+        torch.testing.assert_close(
+            with_adapter(input_ids=ids).logits, merged(input_ids=ids).logits, rtol=1e-4, atol=1e-4
+        )
