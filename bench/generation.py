@@ -95,7 +95,12 @@ def run_deepfabric(executable: Path, server: LocalTeacherServer, samples: int, c
         env = {**os.environ, "OPENAI_API_KEY": "none", "DEEPFABRIC_TELEMETRY": "0", "ANONYMIZED_TELEMETRY": "false"}
         started = time.perf_counter()
         result = subprocess.run(
-            [str(executable), "generate", str(path)], capture_output=True, text=True, cwd=out, env=env, timeout=3600
+            [str(executable), "generate", str(path), "--tui", "simple"],
+            capture_output=True,
+            text=True,
+            cwd=out,
+            env=env,
+            timeout=3600,
         )
         elapsed = time.perf_counter() - started
         accepted = len(dataset.read_text().splitlines()) if dataset.exists() else 0
