@@ -20,6 +20,7 @@ class _TrainView:
         self.console = console
         self.progress = progress
         self.task: TaskID | None = None
+        self.metrics: dict[str, float] = {}  # eval events carry no train loss: keep the last of each
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageStarted):
@@ -27,7 +28,8 @@ class _TrainView:
             if event.stage == "train":
                 self.task = self.progress.add_task("train", total=event.total, stats="")
         elif isinstance(event, ProgressEvent) and event.stage == "train" and self.task is not None:
-            m = event.metrics
+            self.metrics.update(event.metrics)
+            m = self.metrics
             parts = []
             if "loss" in m:
                 parts.append(f"loss {m['loss']:.3f}")
@@ -85,12 +87,14 @@ def train(
         )
     report = result.report
     skipped = sum(n for split in report["data"]["skipped"].values() for n in split.values())
-    final = report["final_loss"]
+    losses = ""
+    if report["first_loss"] is not None and report["final_loss"] is not None:  # None: nothing left to train
+        losses = f"; loss {report['first_loss']:.3f} -> {report['final_loss']:.3f}"
+    if report["final_val_loss"] is not None:
+        losses += f", val {report['final_val_loss']:.3f}"
     console.print(
         f"[green]done:[/] {report['steps']} steps in {report['seconds']:.0f} s on {report['data']['train_used']} "
-        f"samples ({skipped} skipped, {report['data']['unreadable_lines']} unreadable lines); "
-        f"loss {report['first_loss']:.3f} -> {final:.3f}"
-        + (f", val {report['final_val_loss']:.3f}" if report["final_val_loss"] is not None else ""),
+        f"samples ({skipped} skipped, {report['data']['unreadable_lines']} unreadable lines){losses}",
         highlight=False,
     )
     console.print(

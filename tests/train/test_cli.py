@@ -17,7 +17,7 @@ from tests.train.conftest import dataset, project, write_data
 def test_train_command_runs_and_writes_the_run_folder(tiny_gemma: Path, tmp_path: Path) -> None:
     data = write_data(tmp_path / "data", dataset(8), dataset(2))
     config_path = tmp_path / "edgefabric.yaml"
-    save_config(project(tiny_gemma, merge=True, eval_every=1), config_path)
+    save_config(project(tiny_gemma, merge=True, eval_every=1, save_every=1), config_path)
     out = tmp_path / "runs" / "tiny"
     result = CliRunner().invoke(
         app, ["train", str(config_path), "--data", str(data), "--out", str(out), "--max-steps", "2"]
@@ -27,11 +27,14 @@ def test_train_command_runs_and_writes_the_run_folder(tiny_gemma: Path, tmp_path
     assert {p.name for p in out.iterdir()} >= {"adapter", "merged", "config.yaml", "train_report.json", "events.jsonl"}
     report = json.loads((out / "train_report.json").read_text())
     assert report["steps"] == 2 and report["final_val_loss"] is not None
-    # --max-steps is part of the saved config, so resuming with it is accepted
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    # --max-steps is part of the saved config, so resuming with it is accepted; the run is complete,
+    # so it picks up at checkpoint-2 with nothing left to train and rewrites the outputs
     again = CliRunner().invoke(
         app, ["train", str(config_path), "--data", str(data), "--out", str(out), "--max-steps", "2", "--resume"]
     )
     assert again.exit_code == 0, again.output
+    assert "resuming from checkpoint-2" in again.output and "done: 2 steps" in again.output
 
 
 def test_train_command_error_is_a_message_not_a_traceback(
