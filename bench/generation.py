@@ -118,7 +118,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv if argv is not None else [])
     levels = [int(x) for x in args.concurrency.split(",")]
     deepfabric = None if args.skip_deepfabric else ensure_deepfabric()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    report: dict[str, Any] = {
+        "benchmark": "generation",
+        "unit": "accepted samples per minute",
+        "teacher": "embedded:smollm2-135m via llama-cpp-python's server on 127.0.0.1",
+        "samples_per_run": args.samples,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "deepfabric_version": None if args.skip_deepfabric else DEEPFABRIC_VERSION,
+        "rows": rows,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with LocalTeacherServer(resolve_gguf("embedded:smollm2-135m")) as server:
         for level in levels:
             ours = run_edgefabric(server, args.samples, level)
@@ -126,22 +136,14 @@ def main(argv: list[str] | None = None) -> None:
             ratio = round(ours["per_min"] / theirs["per_min"], 3) if theirs and theirs["per_min"] > 0 else None
             rows.append({"concurrency": level, "edgefabric": ours, "deepfabric": theirs, "ratio": ratio})
             print(json.dumps(rows[-1]), flush=True)
+            # Written after every row, so a long run that is stopped still leaves its figures.
+            report["machine"]["load_avg_1m"] = os.getloadavg()[0]
+            RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{'concurrency':>11} | {'edgefabric/min':>14} | {'deepfabric/min':>14} | {'ratio':>6}")
     for row in rows:
         theirs = "n/a" if row["deepfabric"] is None else f"{row['deepfabric']['per_min']:.2f}"
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
         print(f"{row['concurrency']:>11} | {row['edgefabric']['per_min']:>14.2f} | {theirs:>14} | {ratio:>6}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "generation",
-        "unit": "accepted samples per minute",
-        "teacher": "embedded:smollm2-135m via llama-cpp-python's server on 127.0.0.1",
-        "samples_per_run": args.samples,
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0], "python": platform.python_version()},
-        "deepfabric_version": None if args.skip_deepfabric else DEEPFABRIC_VERSION,
-        "rows": rows,
-    }
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 
 
