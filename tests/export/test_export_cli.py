@@ -84,7 +84,11 @@ def test_export_qwen_gguf_parity(tiny_qwen: Path, tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edgefabric.cli", *args], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "edgefabric.cli", *args], capture_output=True, text=True, check=False
+    )
+    result.stderr = " ".join(result.stderr.split())  # rich wraps long lines at the terminal width
+    return result
 
 
 def test_cli_errors_are_clear(tiny_gemma: Path, tmp_path: Path) -> None:
