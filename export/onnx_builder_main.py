@@ -23,8 +23,8 @@ def flatten_rope(config: Any) -> Any:
     """Give a per-layer-type RoPE config the flat shape the builder reads; others pass through."""
     params = getattr(config, "rope_parameters", None)
     if isinstance(params, dict) and "rope_type" not in params and "full_attention" in params:
-        full = params["full_attention"]
-        sliding = params.get("sliding_attention", full)
+        full: dict[str, Any] = params["full_attention"]
+        sliding: dict[str, Any] = params.get("sliding_attention") or full
         config.rope_local_base_freq = sliding["rope_theta"]
         config.rope_parameters = {**full, "rope_type": full.get("rope_type", "default")}
     return config
@@ -38,7 +38,7 @@ def main() -> None:
     def from_pretrained(*args: Any, **kwargs: Any) -> Any:
         return flatten_rope(original(*args, **kwargs))
 
-    transformers.AutoConfig.from_pretrained = from_pretrained  # type: ignore[method-assign]
+    setattr(transformers.AutoConfig, "from_pretrained", from_pretrained)  # noqa: B010  # patch the class the builder imports
     sys.argv = ["onnxruntime_genai.models.builder", *sys.argv[1:]]
     runpy.run_module("onnxruntime_genai.models.builder", run_name="__main__", alter_sys=True)
 
