@@ -74,7 +74,15 @@ def run_deepfabric(executable: Path, server: LocalTeacherServer, samples: int, c
     with tempfile.TemporaryDirectory(prefix="bench-deepfabric-") as out:
         dataset = Path(out) / "dataset.jsonl"
         config = {
-            "llm": {"provider": "openai", "model": "teacher", "base_url": server.url, "temperature": 0.7},
+            # deepfabric's "openai" provider first checks the key against the real OpenAI API
+            # (impossible offline); its "ollama" provider speaks the same OpenAI-compatible API
+            # to any base URL, and its connection check reads OLLAMA_HOST.
+            "llm": {
+                "provider": "ollama",
+                "model": "teacher",
+                "base_url": server.url,
+                "temperature": 0.7,
+            },
             "topics": {
                 "prompt": PROMPT,
                 "mode": "tree",
@@ -92,7 +100,7 @@ def run_deepfabric(executable: Path, server: LocalTeacherServer, samples: int, c
         }
         path = Path(out) / "config.yaml"
         path.write_text(yaml.safe_dump(config))
-        env = {**os.environ, "OPENAI_API_KEY": "none", "DEEPFABRIC_TELEMETRY": "0", "ANONYMIZED_TELEMETRY": "false"}
+        env = {**os.environ, "OLLAMA_HOST": server.url, "DEEPFABRIC_TELEMETRY": "0", "ANONYMIZED_TELEMETRY": "false"}
         started = time.perf_counter()
         result = subprocess.run(
             [str(executable), "generate", str(path), "--tui", "simple"],
@@ -104,7 +112,17 @@ def run_deepfabric(executable: Path, server: LocalTeacherServer, samples: int, c
         )
         elapsed = time.perf_counter() - started
         accepted = len(dataset.read_text().splitlines()) if dataset.exists() else 0
-    row = {"accepted": accepted, "seconds": round(elapsed, 1), "per_min": round(accepted / elapsed * 60, 3)}
+        failures = (
+            sum(len(p.read_text().splitlines()) for p in Path(out).glob("dataset_failures_*.jsonl"))
+            if Path(out).exists()
+            else 0
+        )
+    row: dict[str, Any] = {
+        "accepted": accepted,
+        "failed": failures,
+        "seconds": round(elapsed, 1),
+        "per_min": round(accepted / elapsed * 60, 3),
+    }
     if result.returncode != 0 or accepted == 0:
         row["error"] = (result.stderr or result.stdout)[-600:]
     return row
