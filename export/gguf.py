@@ -44,7 +44,8 @@ params.ftype = getattr(llama_cpp, ftype)
 params.allow_requantize = allow
 sys.exit(llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(params)))
 """
-_DISK_FULL_MARKERS = ("No space left on device", "Errno 28", "File too large", "Errno 27")
+# numpy's tofile reports a short write on a full disk as "OSError: N requested and M written".
+_DISK_FULL_MARKERS = ("No space left on device", "Errno 28", "File too large", "Errno 27", " written\n")
 # Where the converter fails when it cannot read the vocabulary (traceback frames and its own message).
 _TOKENIZER_MARKERS = ("BPE pre-tokenizer was not recognized", "in get_vocab_base", "in set_vocab", "in _set_vocab_")
 
