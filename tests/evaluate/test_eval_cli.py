@@ -98,7 +98,7 @@ def test_eval_prints_every_metric_and_compare_and_improve_work(tmp_path: Path) -
             "--max-steps",
             "2",
             "--max-tokens",
-            "32",
+            "40",
             "--max-samples",
             "3",
             "--out",
