@@ -45,7 +45,7 @@ class FabricScreen(Screen[None]):
     ]
     # No widget takes the keyboard until the user moves there (tab), so the digit keys
     # switch screens at once; escape hands the keyboard back from any field.
-    AUTO_FOCUS = None
+    AUTO_FOCUS: ClassVar[str | None] = None
 
     def on_key(self, event: events.Key) -> None:
         if event.key == "escape" and self.focused is not None and not isinstance(self, ModalScreen):
