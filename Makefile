@@ -27,8 +27,10 @@ $(STAMP):
 install: $(STAMP)
 	@if [ -n "$(SOURCES)" ]; then $(PY) -m pip install -q --no-deps --no-build-isolation -e . --config-settings editable_mode=strict && touch $(STAMP); fi
 
+# DEMO_ARGS= (empty) opens fabric-tui on the demo project instead.
+DEMO_ARGS ?= --headless
 demo: install
-	$(VENV)/bin/edgefabric demo $(ARGS)
+	$(VENV)/bin/edgefabric demo $(DEMO_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check core tui pipeline export runtime tests bench setup.py

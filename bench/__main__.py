@@ -1,6 +1,6 @@
 """Run benchmarks: `python -m bench` runs them all, `python -m bench sandbox runtime` a selection.
 
-Each benchmark is a module `bench.<name>` with `main() -> None` that prints a table and writes
+Each benchmark is a module `bench.<name>` with `main(argv) -> None` that prints a table and writes
 bench/results/<name>.json; none of them is a test, and none asserts a time.
 """
 
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
         print(f"\n=== bench.{name} ===", flush=True)
         started = time.perf_counter()
         try:
-            importlib.import_module(f"bench.{name}").main()
+            importlib.import_module(f"bench.{name}").main([])  # defaults; run bench.NAME for options
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             failed.append(name)
             print(f"bench.{name} failed: {exc!r}", file=sys.stderr)

@@ -116,13 +116,13 @@ def _tps_hf(folder: Path, ids: list[int], tokens: int) -> float:
     return (out.shape[1] - len(ids)) / seconds
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="embedded:gemma3-270m")
     parser.add_argument("--gguf", default="f16,q8_0,q4_k_m,q4_0")
     parser.add_argument("--onnx", default="int4,fp32")
     parser.add_argument("--tokens", type=int, default=64)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from edgefabric.export.run import resolve_source
 

@@ -46,7 +46,7 @@ def _ours(backend: Any, tokens: int) -> tuple[float, int]:
     return time.perf_counter() - start, generation.stats.completion_tokens
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="embedded:smollm2-135m")
     parser.add_argument("--runs", type=int, default=5)
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="Override the profile's threads (1 under heavy load)."
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from llama_cpp import Llama
 

@@ -150,7 +150,7 @@ def plain_trl(model_dir: Path, family: str, samples: list[Any], work: Path) -> d
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:  # takes no options; argv for the runner
     import torch
 
     # On a busy shared machine one thread per process beats two (OpenMP threads wait on each other).

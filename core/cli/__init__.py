@@ -13,6 +13,7 @@ from edgefabric.cli import (
     chat_cmd,  # runtime
     config_cmd,
     data_cmd,
+    demo_cmd,  # the whole journey
     eval_cmd,  # evaluation
     export_cmd,  # export
     generate_cmd,  # data generation
@@ -40,6 +41,7 @@ app.command("chat")(chat_cmd.chat)
 app.command("serve")(serve_cmd.serve)
 app.command("train")(train_cmd.train)
 app.command("export")(export_cmd.export)
+app.command("demo")(demo_cmd.demo)
 
 
 @app.command()

@@ -16,7 +16,7 @@ from edgefabric.events import Progress as ProgressEvent
 topics_app = typer.Typer(help="Inspect topic graphs made by `edgefabric generate`.", no_args_is_help=True)
 
 
-class _ProgressView:
+class StageView:
     """Renders the generation events: one bar per stage, notes and rejects as lines above it."""
 
     def __init__(self, console: Console, progress: Progress) -> None:
@@ -74,7 +74,7 @@ def generate(
     )
     with Progress(*columns, console=console) as progress:
         summary = run_generation(
-            config, out_dir, resume=resume, num_samples=num_samples, on_event=_ProgressView(console, progress)
+            config, out_dir, resume=resume, num_samples=num_samples, on_event=StageView(console, progress)
         )
     card = summary.card
     console.print(

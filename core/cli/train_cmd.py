@@ -13,7 +13,7 @@ from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, Sta
 from edgefabric.events import Progress as ProgressEvent
 
 
-class _TrainView:
+class TrainView:
     """One bar for the training steps with loss, val loss, tokens/s, ETA and memory; notes as lines above."""
 
     def __init__(self, console: Console, progress: Progress) -> None:
@@ -83,7 +83,7 @@ def train(
     )
     with Progress(*columns, console=console) as progress:
         result = run_training(
-            config, data_dir, out_dir, max_steps=max_steps, resume=resume, on_event=_TrainView(console, progress)
+            config, data_dir, out_dir, max_steps=max_steps, resume=resume, on_event=TrainView(console, progress)
         )
     report = result.report
     skipped = sum(n for split in report["data"]["skipped"].values() for n in split.values())

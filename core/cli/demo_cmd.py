@@ -1,0 +1,91 @@
+"""`edgefabric demo`: the whole journey on the embedded defaults, offline, resumable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from edgefabric.cli.generate_cmd import StageView
+from edgefabric.cli.train_cmd import TrainView
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import Event, ItemDone, StageDone, StageStarted
+
+
+class DemoView:
+    """Training events go to the training bar (loss, tokens/s, memory); every other stage gets its own bar."""
+
+    def __init__(self, console: Console, progress: Progress) -> None:
+        self.stages = StageView(console, progress)
+        self.train = TrainView(console, progress)
+        self.console = console
+        self.progress = progress
+
+    def __call__(self, event: Event) -> None:
+        if event.stage == "train":
+            self.train(event)
+            return
+        self.stages(event)
+        if isinstance(event, StageStarted) and event.stage == "demo":
+            self.console.rule(f"demo in {event.detail}")
+        elif isinstance(event, ItemDone) and event.kind in ("gguf", "onnx"):
+            self.console.print(f"[green]wrote[/] {event.payload.get('path')}", highlight=False)
+        elif isinstance(event, StageDone) and event.stage in self.stages.tasks:
+            task = self.stages.tasks[event.stage]
+            total = self.progress.tasks[task].total
+            if total is not None:
+                self.progress.update(task, completed=total)
+
+
+def demo(
+    project: Path = typer.Argument(Path("demo-project"), help="The demo's project folder (made on first use)."),
+    headless: bool = typer.Option(
+        False, "--headless", help="Run the whole journey here with progress bars instead of opening fabric-tui."
+    ),
+) -> None:
+    """Generate -> train -> export -> evaluate on the embedded models, offline; run again to resume.
+
+    With --headless it runs every step and prints base vs fine-tuned and where every
+    artifact is; without it, it opens fabric-tui on the demo project.
+    """
+    from edgefabric.journey import load_reports, prepare_project, run_journey
+
+    console = Console()
+    if not headless:
+        prepare_project(project.expanduser().resolve())
+        if not sys.stdout.isatty():
+            raise EdgeFabricError(
+                "fabric-tui needs a terminal and this output is not one",
+                f"run it in a terminal, or pass --headless to run the journey here ({project} is ready)",
+            )
+        # The CLI never imports the TUI (the TUI depends on the CLI's stages, not the other way).
+        raise typer.Exit(subprocess.call([sys.executable, "-m", "edgefabric.tui", str(project)]))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        result = run_journey(project, on_event=DemoView(console, progress))
+
+    from edgefabric.pipeline.evaluate.report import compare_table
+
+    console.print(compare_table(load_reports(result)))
+    where = Table(title="artifacts")
+    where.add_column("what")
+    where.add_column("where")
+    for what, path in result.artifacts():
+        where.add_row(what, str(path))
+    console.print(where)
+    timing = ", ".join(
+        f"{name} {seconds / 60:.1f} min" + (" (kept)" if name in result.skipped else "")
+        for name, seconds in result.seconds.items()
+    )
+    console.print(f"steps: {timing}; open it all with: fabric-tui {project}", highlight=False)

@@ -1,0 +1,249 @@
+"""The main job end to end: generate -> train -> export -> evaluate base vs fine-tuned.
+
+It works in a project folder with the TUI's layout (edgefabric.yaml, data/, runs/,
+exports/, reports/), so `fabric-tui DEMO` shows every artifact it made. Each step is
+skipped when its output is complete, and the steps that can continue (generation,
+training) resume from what a killed run left, so running the demo again picks up
+where it stopped. Nothing here is a stage of its own: each step calls the entry
+function the CLI and the TUI call.
+
+This module sits in the root package because it composes sibling stages (pipeline
+and export may not import each other).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edgefabric.config import ProjectConfig, load_config, save_config
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import EventSink, Note, Progress, StageDone, StageStarted, ignore_events
+
+if TYPE_CHECKING:
+    from edgefabric.pipeline.evaluate.runner import EvalReport
+
+STAGE = "demo"
+CONFIG_NAME = "edgefabric.yaml"  # the TUI's project file name
+BASE_LABEL = "base (embedded GGUF q4_k_m)"
+
+
+def demo_config(name: str = "demo") -> ProjectConfig:
+    """The embedded, offline setup sized to finish on 2 CPU cores in well under 30 minutes.
+
+    Semantic checks are off: the embedded teacher (SmolLM2-135M) judges its own
+    samples no better than chance and the extra call per sample doubles the time;
+    format and execution checks stay on. The test split is larger than usual so the
+    base-vs-fine-tuned table rests on more than a couple of cases.
+    """
+    return ProjectConfig.model_validate(
+        {
+            "name": name,
+            "tools": {"builtin": ["math"]},
+            "topics": {
+                "prompt": "Everyday arithmetic and unit conversions: shopping, cooking, travel and fitness",
+                "depth": 1,
+                "degree": 6,
+            },
+            # A 135M teacher on 2 shared cores answers slowly but does answer: wait for it.
+            "teacher": {"max_tokens": 256, "concurrency": 2, "timeout_s": 900},
+            "generation": {
+                "num_samples": 24,
+                "kinds": {"single": 0.6, "parallel": 0.15, "no_call": 0.25},
+                "max_steps": 3,
+                "semantic_check": False,
+                "splits": {"train": 0.65, "val": 0.1, "test": 0.25},
+            },
+            "training": {
+                "max_steps": 30,
+                "batch_size": 2,
+                "learning_rate": 5e-4,
+                "lr_scheduler": "constant_with_warmup",
+                "save_every": 10,
+            },
+            # The phone profile (256 tokens a step): an untrained base rambles to the limit.
+            "eval": {"max_steps": 3, "device_profile": "phone"},
+        }
+    )
+
+
+@dataclass
+class JourneyResult:
+    project: Path
+    dataset: Path
+    run: Path
+    bundle: Path
+    reports: list[tuple[str, Path]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def artifacts(self) -> list[tuple[str, Path]]:
+        """(what, where) for every file a user would open next."""
+        items = [
+            ("project config", self.project / CONFIG_NAME),
+            ("dataset card", self.dataset / "card.md"),
+            ("held-out split", self.dataset / "test.jsonl"),
+            ("training report", self.run / "train_report.json"),
+            ("LoRA adapter", self.run / "adapter"),
+            ("merged model", self.run / "merged"),
+        ]
+        manifest = self.bundle / "manifest.json"
+        if manifest.exists():
+            for entry in json.loads(manifest.read_text(encoding="utf-8"))["exports"]:
+                items.append((f"{entry['format'].upper()} {entry['quant']}", self.bundle / entry["path"]))
+        items += [("Ollama Modelfile", self.bundle / "Modelfile"), ("parity report", self.bundle / "parity.json")]
+        items += [(f"eval report: {label}", path) for label, path in self.reports]
+        return [(what, path) for what, path in items if path.exists()]
+
+
+def prepare_project(root: Path) -> ProjectConfig:
+    """Write the demo config on first use; later runs keep the one on disk (the user may have edited it)."""
+    path = root / CONFIG_NAME
+    if path.exists():
+        return load_config(path)
+    config = demo_config()
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("data", "runs", "exports", "reports"):
+        (root / name).mkdir(exist_ok=True)
+    save_config(config, path)
+    return config
+
+
+def run_journey(root: Path, *, on_event: EventSink = ignore_events) -> JourneyResult:
+    """Run (or finish) the whole journey in the project folder `root`."""
+    root = root.expanduser().resolve()
+    config = prepare_project(root)
+    result = JourneyResult(
+        project=root,
+        dataset=root / "data",
+        run=root / "runs" / config.name,
+        bundle=root / "exports" / config.name,
+    )
+    steps: list[tuple[str, Callable[[], bool]]] = [
+        ("generate", lambda: _generate(config, result, on_event)),
+        ("train", lambda: _train(config, result, on_event)),
+        ("export", lambda: _export(config, result, on_event)),
+        ("evaluate", lambda: _evaluate(config, result, on_event)),
+    ]
+    on_event(StageStarted(STAGE, total=len(steps), detail=str(root)))
+    for done, (name, step) in enumerate(steps):
+        on_event(Progress(STAGE, done, len(steps)))
+        started = time.perf_counter()
+        ran = step()
+        result.seconds[name] = round(time.perf_counter() - started, 1)
+        if not ran:
+            result.skipped.append(name)
+            on_event(Note(STAGE, f"{name}: already done, kept (delete its folder to redo it)"))
+    on_event(Progress(STAGE, len(steps), len(steps)))
+    on_event(StageDone(STAGE, {"seconds": result.seconds, "skipped": result.skipped}))
+    return result
+
+
+def _generate(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
+    from edgefabric.pipeline.generate.run import generate
+
+    data = result.dataset
+    if (data / "card.json").exists() and (data / "train.jsonl").exists():
+        return False
+    started = any((data / name).exists() for name in ("samples.jsonl", "rejects.jsonl", "run-config.yaml"))
+    summary = generate(config, data, resume=started, on_event=on_event)
+    if summary.splits.get("train", 0) == 0 or summary.splits.get("test", 0) == 0:
+        raise EdgeFabricError(
+            f"generation accepted {summary.accepted} sample(s), too few for a train and a test split "
+            f"(splits: {summary.splits})",
+            f"raise generation.num_samples in {result.project / CONFIG_NAME} and run the demo again "
+            "(accepted samples are kept)",
+        )
+    return True
+
+
+def _train(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
+    from edgefabric.pipeline.train import train
+
+    if (result.run / "train_report.json").exists() and (result.run / "merged").is_dir():
+        return False
+    config.training.merge = True  # export needs the merged folder
+    started = (result.run / "config.yaml").exists() or (result.run / "checkpoints").exists()
+    train(config, result.dataset, result.run, resume=started, on_event=on_event)
+    return True
+
+
+def _export(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
+    from edgefabric.export.run import export_model
+
+    if (result.bundle / "manifest.json").exists():  # written last, then the folder is renamed into place
+        return False
+    export_model(
+        str(result.run),
+        gguf=config.export.gguf,
+        onnx=config.export.onnx,
+        out=result.bundle,
+        family=config.model.family,
+        on_event=on_event,
+    )
+    return True
+
+
+def evaluated_models(config: ProjectConfig, result: JourneyResult) -> list[tuple[str, str]]:
+    """(label, model) pairs: the untrained base, then each export of the fine-tuned model."""
+    models = [(BASE_LABEL, config.model.base)]
+    manifest = json.loads((result.bundle / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["exports"]:
+        models.append((f"fine-tuned {entry['format'].upper()} {entry['quant']}", str(result.bundle / entry["path"])))
+    return models
+
+
+def _evaluate(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
+    from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
+    from edgefabric.pipeline.evaluate.report import save_report
+    from edgefabric.pipeline.generate.run import tool_sources
+    from edgefabric.runtime.backends import load_backend
+    from edgefabric.runtime.profiles import get_profile
+    from edgefabric.runtime.sandbox import load_toolbox
+
+    profile = get_profile(config.eval.device_profile)
+    cases = load_sample_cases(result.dataset / "test.jsonl", config.eval.max_samples)
+    toolbox = None  # built (or loaded from its cache) only when a model is left to evaluate
+    ran = False
+    for label, model in evaluated_models(config, result):
+        path = result.project / "reports" / f"eval-demo-{_slug(label)}.json"
+        result.reports.append((label, path))
+        if path.exists():
+            continue
+        toolbox = toolbox or load_toolbox(tool_sources(config), on_event=on_event)
+        engine = load_backend(model, profile=profile)
+        try:
+            evaluator = Evaluator(
+                engine,
+                config.model.family,
+                toolbox=toolbox,
+                max_steps=config.eval.max_steps,
+                max_tokens=profile.max_tokens,
+            )
+            report = evaluator.run(
+                cases,
+                model=model,
+                profile=profile.name,
+                tool_sets=tool_sources(config),
+                sources=[str(result.dataset / "test.jsonl")],
+                on_event=on_event,
+            )
+        finally:
+            engine.close()
+        save_report(report, path)
+        ran = True
+    return ran
+
+
+def load_reports(result: JourneyResult) -> list[tuple[str, EvalReport]]:
+    from edgefabric.pipeline.evaluate.report import load_report
+
+    return [(label, load_report(path)) for label, path in result.reports]
+
+
+def _slug(label: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
