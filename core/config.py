@@ -123,7 +123,7 @@ class TrainingConfig(_Section):
     max_length: int | None = Field(default=None, ge=16)
     seed: int = 42
     eval_every: int | None = Field(default=None, ge=1)
-    save_every: int | None = Field(default=None, ge=1)
+    save_every: int | None = Field(default=50, ge=1)  # None: no checkpoints, so nothing to --resume from
     early_stopping_patience: int | None = Field(default=None, ge=1)
     gradient_checkpointing: bool = False
     merge: bool = True

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 STAGE = "demo"
 CONFIG_NAME = "edgefabric.yaml"  # the TUI's project file name
-BASE_LABEL = "base (embedded GGUF q4_k_m)"
 
 
 def demo_config(name: str = "demo") -> ProjectConfig:
@@ -190,7 +189,7 @@ def _export(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -
 
 def evaluated_models(config: ProjectConfig, result: JourneyResult) -> list[tuple[str, str]]:
     """(label, model) pairs: the untrained base, then each export of the fine-tuned model."""
-    models = [(BASE_LABEL, config.model.base)]
+    models = [(f"base {config.model.base}", config.model.base)]
     manifest = json.loads((result.bundle / "manifest.json").read_text(encoding="utf-8"))
     for entry in manifest["exports"]:
         models.append((f"fine-tuned {entry['format'].upper()} {entry['quant']}", str(result.bundle / entry["path"])))

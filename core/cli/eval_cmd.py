@@ -158,7 +158,7 @@ def improve(
             "result_metrics": new_report.metrics,
         }
     else:
-        extra = {"stages_left": ["generate (edgefabric generate --config " + str(target) + ")", "train", "eval"]}
+        extra = {"stages_left": ["generate (edgefabric generate " + str(target) + " --out DATA)", "train", "eval"]}
     entry = record_round(report_path.parent, report, report_path, plan, **extra)
     console = Console()
     table = Table(title=f"improve: round {entry.round} from {report_path.name} (overall {report.overall or 0:.1%})")

@@ -27,7 +27,7 @@ def export(
         "int4", "--onnx", help="ONNX precisions for the cpu provider, comma-separated: int4,int8,fp32 ('' for none)."
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="The bundle folder (default: RUN/export or EDGEFABRIC_HOME/exports/NAME)."
+        None, "--out", help="The bundle folder (default: RUN/export, or exports/NAME in the EdgeFabric data folder)."
     ),
     chat_format: str | None = typer.Option(
         None, "--format", help="Chat format: functiongemma or qwen3 (default: from the architecture)."

@@ -41,6 +41,11 @@ def case_from_sample(sample: Sample) -> EvalCase:
     prompt = sample.messages if first_assistant is None else sample.messages[:first_assistant]
     first_calls = sample.messages[first_assistant].tool_calls if first_assistant is not None else []
     kind = sample.metadata.kind or ("single" if first_calls else "no_call")
+    if kind == "error_recovery":
+        # The first call of such a sample is the deliberate mistake; a model that gets it
+        # right at once (the corrected call) is what the case rewards.
+        call_turns = [m.tool_calls for m in sample.messages if m.role == "assistant" and m.tool_calls]
+        first_calls = call_turns[-1] if call_turns else first_calls
     expected = [ExpectedCall.exact(call) for call in first_calls] if first_calls and kind != "no_call" else None
     return EvalCase(
         id=sample.id,

@@ -7,6 +7,7 @@ an HF folder (config.json) or a LoRA adapter folder -> transformers.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -35,7 +36,16 @@ def detect_backend(model: str) -> str:
 
 
 def guess_family(model: str) -> str:
-    """The chat format a model most likely speaks: ChatML/Hermes (qwen3) for Qwen and SmolLM, else FunctionGemma."""
+    """The chat format a model speaks: the one its export bundle's manifest.json names, else a guess from
+    the name (ChatML/Hermes (qwen3) for Qwen and SmolLM, else FunctionGemma)."""
+    path = Path(model).expanduser()
+    for manifest in (path / "manifest.json", path.parent / "manifest.json"):
+        try:
+            named = json.loads(manifest.read_text(encoding="utf-8")).get("format")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if named in ("functiongemma", "qwen3"):
+            return str(named)
     lowered = model.lower()
     if any(word in lowered for word in ("qwen", "smollm", "hermes", "chatml")):
         return "qwen3"

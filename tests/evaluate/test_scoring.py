@@ -54,3 +54,29 @@ def test_overall_drops_unmeasured_metrics_and_prints_its_formula() -> None:
     expected = (0.20 * 1.0 + 0.35 * 0.5 + 0.10 * 1.0 + 0.10 * 1.0) / used
     assert score is not None and abs(score - expected) < 1e-9
     assert "execution_success_rate" not in formula and "0.35*parameter_accuracy" in formula
+
+
+def test_an_error_recovery_case_expects_the_corrected_call_not_the_mistake() -> None:
+    from edgefabric.pipeline.evaluate.cases import case_from_sample
+    from edgefabric.schemas import Sample, SampleMetadata
+
+    tool = ToolSpec(name="read_file", parameters={"type": "object", "properties": {"path": {"type": "string"}}})
+    wrong = ToolCall(id="c1", name="read_file", arguments={"path": "notes.tx"})
+    right = ToolCall(id="c2", name="read_file", arguments={"path": "notes.txt"})
+    sample = Sample(
+        messages=[
+            Message(role="user", content="What is in notes.txt?"),
+            Message(role="assistant", tool_calls=[wrong]),
+            Message(role="tool", name="read_file", tool_call_id="c1", content='{"error": "no such file"}'),
+            Message(role="assistant", tool_calls=[right]),
+            Message(role="tool", name="read_file", tool_call_id="c2", content='{"text": "hi"}'),
+            Message(role="assistant", content="It says hi."),
+        ],
+        tools=[tool],
+        metadata=SampleMetadata(kind="error_recovery"),
+    )
+    case = case_from_sample(sample)
+    assert [m.role for m in case.messages] == ["user"]
+    assert case.expected is not None
+    assert score_case(case, _result([right]), None).params_ok
+    assert score_case(case, _result([wrong]), None).params_ok is False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from edgefabric.errors import EdgeFabricError
@@ -83,3 +85,14 @@ def test_grammar_needs_tools_and_a_known_format() -> None:
         call_grammar("qwen3", [])
     with pytest.raises(EdgeFabricError, match="no call grammar"):
         call_grammar("llama2", TOOLS)
+
+
+def test_an_export_bundle_names_its_format_whatever_the_file_is_called(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bundle = tmp_path / "runs" / "gemma-ish-name" / "export"
+    (bundle / "onnx-int4").mkdir(parents=True)
+    gguf = bundle / "model-q8_0.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert guess_family(str(gguf)) == "functiongemma"  # no manifest: a guess from the name
+    (bundle / "manifest.json").write_text(json.dumps({"format": "qwen3"}))
+    assert guess_family(str(gguf)) == "qwen3"
+    assert guess_family(str(bundle / "onnx-int4")) == "qwen3"
