@@ -3,7 +3,8 @@
 The text is rendered once by the chat format and tokenized once (as at inference);
 each token is trainable when its first character lies in a trainable `Segment`
 (calls, the stop marker after them, answers, end of turn). Everything else, the
-prompt, tool declarations and tool results, gets label -100.
+prompt, tool declarations and tool results, gets label -100; so does the deliberate
+mistake that opens an error_recovery sample.
 
 A row that does not fit the format or is longer than `max_length` is skipped and
 counted under its reason; the caller reports every count, nothing vanishes silently.
@@ -12,7 +13,7 @@ counted under its reason; the caller reports every count, nothing vanishes silen
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edgefabric.errors import EdgeFabricError
@@ -106,9 +107,27 @@ def char_mask(segments: Sequence[Any]) -> tuple[str, bytearray]:
     return text, mask
 
 
+def training_segments(sample: Sample, fmt: ChatFormat) -> list[Any]:
+    """The sample's segments as trained: an error_recovery sample's first call is the deliberate
+    mistake, so it stays in the context (the model learns to read the real error and recover)
+    but earns no loss (the model must not learn to make it)."""
+    segments = list(fmt.segments(sample.messages, sample.tools))
+    if sample.metadata.kind != "error_recovery":
+        return segments
+    mistake = next((m for m in sample.messages if m.role == "assistant" and m.tool_calls), None)
+    if mistake is None:
+        return segments
+    text = fmt.render_assistant(mistake)
+    for i, segment in enumerate(segments):
+        if segment.trainable and segment.text == text:
+            segments[i] = replace(segment, trainable=False)
+            break
+    return segments
+
+
 def encode_sample(sample: Sample, fmt: ChatFormat, tokenizer: Any) -> EncodedRow:
     """Token ids and labels of one sample (see the module doc for the rule)."""
-    text, mask = char_mask(fmt.segments(sample.messages, sample.tools))
+    text, mask = char_mask(training_segments(sample, fmt))
     if not getattr(tokenizer, "is_fast", False):
         raise EdgeFabricError(
             f"the tokenizer {type(tokenizer).__name__} gives no character offsets, needed to mask the loss",

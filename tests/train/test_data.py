@@ -14,6 +14,7 @@ from edgefabric.pipeline.train.data import (
     default_max_length,
     encode_sample,
     encode_samples,
+    training_segments,
 )
 from edgefabric.pipeline.train.tokens import add_special_tokens
 from edgefabric.runtime.formats import functiongemma, get_format, qwen3
@@ -32,7 +33,7 @@ def _tokenizer(folder: Path, family: str) -> Any:
 def _check_token_by_token(sample: Sample, family: str, tokenizer: Any) -> list[tuple[str, bool]]:
     """Every token: label == id exactly where its text is model-written; returns (token text, trained)."""
     fmt = get_format(family)
-    segments = fmt.segments(sample.messages, sample.tools)
+    segments = training_segments(sample, fmt)
     text, mask = char_mask(segments)
     row = encode_sample(sample, fmt, tokenizer)
     offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
@@ -143,3 +144,30 @@ def test_qwen3_think_block_of_last_turn_is_not_trained_when_empty(tiny_qwen: Pat
     row = encode_sample(sample, qwen3, tokenizer)
     trained = tokenizer.decode([t for t, label in zip(row.input_ids, row.labels, strict=True) if label != IGNORE])
     assert trained == "Hi.<|im_end|>"
+
+
+@pytest.mark.parametrize("family", ["functiongemma", "qwen3"])
+def test_the_deliberate_mistake_of_an_error_recovery_sample_earns_no_loss(
+    family: str, tiny_gemma: Path, tiny_qwen: Path
+) -> None:
+    from edgefabric.schemas import SampleMetadata
+
+    tokenizer = _tokenizer(tiny_gemma if family == "functiongemma" else tiny_qwen, family)
+    wrong = ToolCall(id="c1", name="get_weather", arguments={"city": "Pariss"})
+    right = ToolCall(id="c2", name="get_weather", arguments={"city": "Paris"})
+    messages = [
+        Message(role="user", content="Weather in Paris?"),
+        Message(role="assistant", tool_calls=[wrong]),
+        Message(role="tool", name="get_weather", tool_call_id="c1", content='{"error": "unknown city Pariss"}'),
+        Message(role="assistant", tool_calls=[right]),
+        Message(role="tool", name="get_weather", tool_call_id="c2", content='{"temp": 10}'),
+        Message(role="assistant", content="10 degrees."),
+    ]
+    recovery = Sample(messages=messages, tools=[WEATHER], metadata=SampleMetadata(kind="error_recovery"))
+    plain = recovery.model_copy(update={"metadata": SampleMetadata(kind="multi_step")})
+    trained = {
+        name: "".join(piece for piece, t in _check_token_by_token(s, family, tokenizer) if t)
+        for name, s in (("recovery", recovery), ("plain", plain))
+    }
+    assert "Pariss" in trained["plain"] and "Pariss" not in trained["recovery"]
+    assert "Paris" in trained["recovery"] and "10 degrees." in trained["recovery"]
