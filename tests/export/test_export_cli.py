@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,9 +86,13 @@ def test_export_qwen_gguf_parity(tiny_qwen: Path, tmp_path: Path) -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "edgefabric.cli", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "edgefabric.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "1000"},  # rich wraps long lines, even inside a long path
     )
-    result.stderr = " ".join(result.stderr.split())  # rich wraps long lines at the terminal width
+    result.stderr = " ".join(result.stderr.split())
     return result
 
 

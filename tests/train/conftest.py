@@ -159,8 +159,10 @@ def make_tiny_gemma(folder: Path, hidden: int = 64, layers: int = 2) -> Path:
         num_attention_heads=2,
         num_key_value_heads=1,
         head_dim=32,
+        query_pre_attn_scalar=32,  # as exported: llama.cpp scales queries by 1/sqrt(head_dim)
         sliding_window=64,
-        layer_types=["sliding_attention", "full_attention"] * (layers // 2) + ["sliding_attention"] * (layers % 2),
+        # Gemma 3's own pattern (every 6th layer global), the one llama.cpp assumes, so a run exports.
+        layer_types=["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(layers)],
         max_position_embeddings=1024,
         pad_token_id=3,
         bos_token_id=1,

@@ -44,9 +44,10 @@ def test_train_command_error_is_a_message_not_a_traceback(
     save_config(project(tiny_gemma), config_path)
     monkeypatch.setattr(sys, "argv", ["edgefabric", "train", str(config_path), "--data", str(tmp_path / "none")])
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "1000")  # rich wraps long lines, even inside a long path
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 2
-    err = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    err = " ".join(capsys.readouterr().err.split())
     assert "train.jsonl does not exist" in err and "fix:" in err
     assert "Traceback" not in err
