@@ -51,14 +51,14 @@ def demo_config(name: str = "demo") -> ProjectConfig:
             # A 135M teacher on 2 shared cores answers slowly but does answer: wait for it.
             "teacher": {"max_tokens": 256, "concurrency": 2, "timeout_s": 900},
             "generation": {
-                "num_samples": 24,
+                "num_samples": 20,
                 "kinds": {"single": 0.6, "parallel": 0.15, "no_call": 0.25},
                 "max_steps": 3,
                 "semantic_check": False,
                 "splits": {"train": 0.65, "val": 0.1, "test": 0.25},
             },
             "training": {
-                "max_steps": 30,
+                "max_steps": 20,
                 "batch_size": 2,
                 "learning_rate": 5e-4,
                 "lr_scheduler": "constant_with_warmup",

@@ -335,9 +335,13 @@ def _make_trainer(
         eval_steps=cfg.eval_every if evaluate else None,
         save_strategy="steps" if cfg.save_every else "no",
         save_steps=cfg.save_every or 500,
-        gradient_checkpointing=cfg.gradient_checkpointing,
-        # PEFT's frozen base needs the non-reentrant variant for gradients to reach the adapters
-        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        # PEFT's frozen base needs the non-reentrant variant for gradients to reach the adapters.
+        # Passed only when on: transformers 5 warns about the (renamed) argument whenever it is given.
+        **(
+            {"gradient_checkpointing": True, "gradient_checkpointing_kwargs": {"use_reentrant": False}}
+            if cfg.gradient_checkpointing
+            else {}
+        ),
         metric_for_best_model="eval_loss" if evaluate else None,
         greater_is_better=False if evaluate else None,
         report_to=[],
@@ -349,15 +353,22 @@ def _make_trainer(
     if cfg.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
     trainer_class = sft_trainer_class(full_logits=bool(new_ids))
-    trainer = trainer_class(
-        model=model,
-        args=args,
-        # Already tokenized with labels: TRL uses `labels` as given (our mask) and only pads.
-        train_dataset=datasets.Dataset.from_list(train_split.dataset_rows()),
-        eval_dataset=datasets.Dataset.from_list(val_split.dataset_rows()) if evaluate else None,
-        processing_class=tokenizer,
-        callbacks=callbacks,
-    )
+    # TRL's dataset preparation draws its own progress bars; this stage reports through events.
+    bars_were_on = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        trainer = trainer_class(
+            model=model,
+            args=args,
+            # Already tokenized with labels: TRL uses `labels` as given (our mask) and only pads.
+            train_dataset=datasets.Dataset.from_list(train_split.dataset_rows()),
+            eval_dataset=datasets.Dataset.from_list(val_split.dataset_rows()) if evaluate else None,
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
     # With tqdm off the trainer prints every log dict; the events already carry them.
     trainer.remove_callback(PrinterCallback)
     return trainer
