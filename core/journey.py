@@ -14,11 +14,15 @@ and export may not import each other).
 from __future__ import annotations
 
 import json
+import multiprocessing
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from edgefabric.config import ProjectConfig, load_config, save_config
 from edgefabric.errors import EdgeFabricError
@@ -197,6 +201,44 @@ def evaluated_models(config: ProjectConfig, result: JourneyResult) -> list[tuple
 
 
 def _evaluate(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
+    ran = False
+    for label, model in evaluated_models(config, result):
+        path = result.project / "reports" / f"eval-demo-{_slug(label)}.json"
+        result.reports.append((label, path))
+        if not path.exists():
+            _evaluate_in_child(config, model, result.dataset / "test.jsonl", path, on_event)
+            ran = True
+    return ran
+
+
+def _evaluate_in_child(config: ProjectConfig, model: str, cases: Path, out: Path, on_event: EventSink) -> None:
+    """Evaluate one model in a fresh process: its peak memory and speed are the model's own, not
+    inflated by the training that ran in this process before. Events come back through a queue."""
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited torch state
+    events: Any = context.Queue()
+    child = context.Process(target=evaluate_model, args=(config.to_yaml(), model, cases, out, events))
+    child.start()
+    while True:
+        try:
+            item = events.get(timeout=1.0)
+        except queue.Empty:
+            if child.is_alive():
+                continue
+            raise EdgeFabricError(
+                f"the evaluation of {model} stopped without a report (exit code {child.exitcode})",
+                "run the demo again (finished steps are kept); if it recurs, run `edgefabric eval` on that model",
+            ) from None
+        if isinstance(item, tuple):  # ("done", None) or ("failed", (problem, fix))
+            child.join()
+            if item[0] == "failed":
+                raise EdgeFabricError(*item[1])
+            return
+        on_event(item)
+
+
+def evaluate_model(config_yaml: str, model: str, cases_path: Path, out: Path, events: Any) -> None:
+    """The child's side of `_evaluate_in_child` (module level, so a spawned process can import it)."""
+    from edgefabric.config import parse_config
     from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
     from edgefabric.pipeline.evaluate.report import save_report
     from edgefabric.pipeline.generate.run import tool_sources
@@ -204,16 +246,11 @@ def _evaluate(config: ProjectConfig, result: JourneyResult, on_event: EventSink)
     from edgefabric.runtime.profiles import get_profile
     from edgefabric.runtime.sandbox import load_toolbox
 
-    profile = get_profile(config.eval.device_profile)
-    cases = load_sample_cases(result.dataset / "test.jsonl", config.eval.max_samples)
-    toolbox = None  # built (or loaded from its cache) only when a model is left to evaluate
-    ran = False
-    for label, model in evaluated_models(config, result):
-        path = result.project / "reports" / f"eval-demo-{_slug(label)}.json"
-        result.reports.append((label, path))
-        if path.exists():
-            continue
-        toolbox = toolbox or load_toolbox(tool_sources(config), on_event=on_event)
+    try:
+        config = parse_config(yaml.safe_load(config_yaml))
+        profile = get_profile(config.eval.device_profile)
+        cases = load_sample_cases(cases_path, config.eval.max_samples)
+        toolbox = load_toolbox(tool_sources(config), on_event=events.put)
         engine = load_backend(model, profile=profile)
         try:
             evaluator = Evaluator(
@@ -228,14 +265,16 @@ def _evaluate(config: ProjectConfig, result: JourneyResult, on_event: EventSink)
                 model=model,
                 profile=profile.name,
                 tool_sets=tool_sources(config),
-                sources=[str(result.dataset / "test.jsonl")],
-                on_event=on_event,
+                sources=[str(cases_path)],
+                on_event=events.put,
             )
         finally:
             engine.close()
-        save_report(report, path)
-        ran = True
-    return ran
+        save_report(report, out)
+    except EdgeFabricError as exc:
+        events.put(("failed", (exc.problem, exc.fix)))
+        return
+    events.put(("done", None))
 
 
 def load_reports(result: JourneyResult) -> list[tuple[str, EvalReport]]:
