@@ -42,7 +42,10 @@ class LocalTeacherServer:
     def __init__(self, gguf: Path, *, n_ctx: int = 4096, n_threads: int | None = None, ready_timeout_s: float = 180):
         self.gguf = gguf
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        # One core is left free: ggml's threads spin-wait at barriers, so when anything else runs
+        # (the pipeline, the sandbox, a second server, a test worker) a server holding every core
+        # collapses; measured here on 2 cores, 44 tokens/s fell to 0.4-0.5. One thread costs far less.
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 2) - 1)
         self.ready_timeout_s = ready_timeout_s
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
