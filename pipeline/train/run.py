@@ -335,13 +335,11 @@ def _make_trainer(
         eval_steps=cfg.eval_every if evaluate else None,
         save_strategy="steps" if cfg.save_every else "no",
         save_steps=cfg.save_every or 500,
-        # PEFT's frozen base needs the non-reentrant variant for gradients to reach the adapters.
-        # Passed only when on: transformers 5 warns about the (renamed) argument whenever it is given.
-        **(
-            {"gradient_checkpointing": True, "gradient_checkpointing_kwargs": {"use_reentrant": False}}
-            if cfg.gradient_checkpointing
-            else {}
-        ),
+        # Always explicit: TRL's SFTConfig turns it on by default (transformers 5 then warns that the
+        # argument was renamed; the warning is theirs, the setting ours).
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        # PEFT's frozen base needs the non-reentrant variant for gradients to reach the adapters
+        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
         metric_for_best_model="eval_loss" if evaluate else None,
         greater_is_better=False if evaluate else None,
         report_to=[],
