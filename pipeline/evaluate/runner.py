@@ -6,6 +6,7 @@ import resource
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -49,7 +50,16 @@ class EvalReport(BaseModel):
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak RSS. Linux's VmHWM first: it starts afresh at exec, whereas ru_maxrss
+    keeps the parent's peak across fork and exec (a child evaluating after training would report
+    the training's memory)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, bytes on macOS
 
 
 def score_case(case: EvalCase, result: AgentResult, task_ok: bool | None) -> CaseScore:
