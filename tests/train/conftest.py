@@ -160,7 +160,7 @@ def make_tiny_gemma(folder: Path, hidden: int = 64, layers: int = 2) -> Path:
         num_key_value_heads=1,
         head_dim=32,
         query_pre_attn_scalar=32,  # as exported: llama.cpp scales queries by 1/sqrt(head_dim)
-        sliding_window=64,
+        sliding_window=1024,  # the whole context: both layers see every token, as full attention would
         # Gemma 3's own pattern (every 6th layer global), the one llama.cpp assumes, so a run exports.
         layer_types=["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(layers)],
         max_position_embeddings=1024,
