@@ -8,10 +8,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
-from edgefabric.cli.generate_cmd import StageView
+from edgefabric.cli.generate_cmd import StageView, stage_progress
 from edgefabric.cli.train_cmd import TrainView
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, ItemDone, StageDone, StageStarted
@@ -65,14 +65,7 @@ def demo(
             )
         # The CLI never imports the TUI (the TUI depends on the CLI's stages, not the other way).
         raise typer.Exit(subprocess.call([sys.executable, "-m", "edgefabric.tui", str(project)]))
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
+    with stage_progress(console) as progress:
         result = run_journey(project, on_event=DemoView(console, progress))
 
     from edgefabric.pipeline.evaluate.report import compare_table

@@ -16,6 +16,18 @@ from edgefabric.events import Progress as ProgressEvent
 topics_app = typer.Typer(help="Inspect topic graphs made by `edgefabric generate`.", no_args_is_help=True)
 
 
+def stage_progress(console: Console) -> Progress:
+    """The bar layout StageView and TrainView fill: description, bar, n/total, their stats, elapsed."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
 class StageView:
     """Renders the generation events: one bar per stage, notes and rejects as lines above it."""
 
@@ -65,14 +77,7 @@ def generate(
     config = load_config(config_path)
     out_dir = out or Path("datasets") / config.name
     console = Console()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
+    with stage_progress(console) as progress:
         summary = run_generation(
             config, out_dir, resume=resume, num_samples=num_samples, on_event=StageView(console, progress)
         )

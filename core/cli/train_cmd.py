@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 
+from edgefabric.cli.generate_cmd import stage_progress
 from edgefabric.config import load_config
 from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
@@ -74,14 +75,7 @@ def train(
     data_dir = data or Path("datasets") / config.name
     out_dir = out or Path("runs") / config.name
     console = Console()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
+    with stage_progress(console) as progress:
         result = run_training(
             config, data_dir, out_dir, max_steps=max_steps, resume=resume, on_event=TrainView(console, progress)
         )
