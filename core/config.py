@@ -7,6 +7,7 @@ the field, the bad value and what is allowed (see `load_config`).
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,6 +78,17 @@ class SplitConfig(_Section):
 
 
 class GenerationConfig(_Section):
+    def resolved_mode(self, teacher: TeacherConfig) -> str:
+        """ "call_first" or "request_first" once "auto" is decided by the teacher."""
+        if self.mode != "auto":
+            return self.mode
+        return "call_first" if teacher.model == EMBEDDED_TEACHER else "request_first"
+
+    def cycle_check_on(self, teacher: TeacherConfig) -> bool:
+        if self.cycle_check != "auto":
+            return self.cycle_check == "on"
+        return teacher.model != EMBEDDED_TEACHER
+
     num_samples: int = Field(default=50, ge=1, le=1_000_000)
     kinds: dict[str, float] = Field(
         default_factory=lambda: {
@@ -88,6 +100,13 @@ class GenerationConfig(_Section):
         }
     )
     max_steps: int = Field(default=4, ge=1, le=16)
+    # call_first: draw the calls, run them, then the teacher writes the request for exactly them
+    # (pipeline/generate/callfirst.py); request_first: the teacher writes the request, then the
+    # calls. auto: call_first for the embedded teacher, request_first for any other.
+    mode: Literal["auto", "call_first", "request_first"] = "auto"
+    # Back-translation: the teacher must make the same calls from the request alone. auto: on,
+    # except for the embedded 135M teacher, which fails it on most grounded samples (README).
+    cycle_check: Literal["auto", "on", "off"] = "auto"
     semantic_check: bool = True
     splits: SplitConfig = Field(default_factory=SplitConfig)
     seed: int = 42
@@ -98,6 +117,8 @@ class GenerationConfig(_Section):
         unknown = sorted(set(value) - set(SAMPLE_KINDS))
         if unknown:
             raise ValueError(f"unknown sample kind(s) {', '.join(unknown)}; allowed: {', '.join(SAMPLE_KINDS)}")
+        if any(not math.isfinite(weight) for weight in value.values()):
+            raise ValueError("kind weights must be finite numbers (not .nan or .inf)")
         if any(weight < 0 for weight in value.values()) or sum(value.values()) <= 0:
             raise ValueError("kind weights must be >= 0 and not all zero")
         return value

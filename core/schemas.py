@@ -23,7 +23,7 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 SampleKind = Literal["single", "parallel", "multi_step", "no_call", "error_recovery"]
-VerificationStage = Literal["format", "execution", "semantic"]
+VerificationStage = Literal["format", "execution", "grounding", "cycle", "semantic"]
 
 
 def _check_json_value(value: Any, where: str) -> None:

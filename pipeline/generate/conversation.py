@@ -88,11 +88,11 @@ class SampleRejected(Exception):
         self.messages = messages or []
 
 
-def _call_line(call: ToolCall) -> str:
+def call_line(call: ToolCall) -> str:
     return f"Assistant called {call.name}({json.dumps(call.arguments, ensure_ascii=False)})"
 
 
-def _result_line(execution: Execution) -> str:
+def result_line(execution: Execution) -> str:
     content = execution.content if len(execution.content) <= 600 else execution.content[:600] + "..."
     if execution.ok:
         return f"Result of {execution.call.name}: {content}"
@@ -195,7 +195,7 @@ async def _run_steps(
                 calls.append(call)
             conversation.messages.append(Message(role="assistant", tool_calls=calls))
             for call in calls:
-                lines.append(_call_line(call))
+                lines.append(call_line(call))
                 result = await session.call(call.name, call.arguments)
                 execution = Execution(
                     step=number,
@@ -210,7 +210,7 @@ async def _run_steps(
                 conversation.messages.append(
                     Message(role="tool", tool_call_id=call.id, name=call.name, content=execution.content)
                 )
-                lines.append(_result_line(execution))
+                lines.append(result_line(execution))
             if step.deliberate_mistake and all(e.ok for e in conversation.executions if e.step == number):
                 raise SampleRejected(
                     "execution",

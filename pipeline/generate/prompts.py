@@ -154,3 +154,48 @@ def judge_prompt(transcript: str) -> list[dict[str, Any]]:
         "using the real tool results? Reply as JSON: "
         '{"verdict": "yes" or "no", "reason": "one sentence"}'
     )
+
+
+KIND_HINTS: dict[str, str] = {
+    "single": "",
+    "error_recovery": "",
+    "parallel": " The user asks for every task in one message.",
+    "multi_step": " The user asks for the first task, then the second, which uses what the first finds.",
+}
+# Few-shot pairs in a domain no tool set has, so the teacher copies the form, not the values.
+SLOT_EXAMPLES = (
+    ("Book a table: restaurant {A}, people {B}, time {C}", "hey, can you get me a table at {A} for {B} at {C}?"),
+    ("Play music: artist {A}; Turn the volume up: level {B}", "Play some {A} and put the volume on {B} please"),
+    ("Water the plants: zone {A}", "water zone {A}"),
+)
+
+
+def slot_request_prompt(topic_path: list[str], tasks: list[str], style: str, kind: str) -> list[dict[str, Any]]:
+    """Call-first: the teacher writes the user's message for exactly these tasks, keeping each
+    placeholder ({A}, {B}, ...) once; the drawn values are filled in afterwards (surface.py)."""
+    shots = "\n".join(f"Task: {task}\nMessage: {message}" for task, message in SLOT_EXAMPLES)
+    return chat(
+        f"Rewrite a task as the message a user sends to their phone assistant. Keep every placeholder "
+        f"like {{A}} exactly once, and add no other request.\n{shots}\n\n"
+        f"Topic: {' > '.join(topic_path)}\nTask: {'; '.join(tasks)}\n"
+        f"Write the message {style}.{KIND_HINTS.get(kind, '')} "
+        'Reply as JSON: {"request": "..."}'
+    )
+
+
+def no_call_prompt(
+    topic_path: list[str], tools: list[ToolSpec], style: str, *, near_miss: bool
+) -> list[dict[str, Any]]:
+    """A request the tools cannot serve: small talk, or a near miss on the tools' domain."""
+    if near_miss:
+        goal = (
+            "It must be about the same area as these tools but ask for something NONE of them can do "
+            "(an opinion, advice, an explanation, or an action no tool offers)."
+        )
+    else:
+        goal = "It must be small talk or a general-knowledge question that needs none of these tools."
+    return chat(
+        f"Tools:\n{describe_tools(tools)}\nTopic: {' > '.join(topic_path)}\n"
+        f"Write one message a user sends to the assistant, {style}. {goal} "
+        'Reply as JSON: {"request": "..."}'
+    )

@@ -21,17 +21,20 @@ from edgefabric.config import ProjectConfig
 from edgefabric.dataset import append_samples, read_samples
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, ItemDone, Note, Progress, StageDone, StageFailed, StageStarted, ignore_events
+from edgefabric.pipeline.generate.callfirst import call_first_conversation
 from edgefabric.pipeline.generate.card import build_card, write_card
 from edgefabric.pipeline.generate.conversation import SampleRejected, generate_conversation
 from edgefabric.pipeline.generate.dedup import RequestDeduper
+from edgefabric.pipeline.generate.grounding import Grounder
 from edgefabric.pipeline.generate.local_server import serve_teacher
-from edgefabric.pipeline.generate.plan import PlannedSample, plan_samples
+from edgefabric.pipeline.generate.plan import KindPlanner, PlannedSample, kind_quotas, positions, sample_id
 from edgefabric.pipeline.generate.rejects import RETRY_ON_RESUME, Reject, append_reject, read_rejects
 from edgefabric.pipeline.generate.splits import write_splits
 from edgefabric.pipeline.generate.teacher import Endpoint, Teacher, TeacherError
 from edgefabric.pipeline.generate.tool_runner import ToolRunner
 from edgefabric.pipeline.generate.topics import TopicGraph, build_topic_graph
 from edgefabric.pipeline.generate.usage import Usage
+from edgefabric.pipeline.generate.values import VALUES_FILE, ValuePools
 from edgefabric.pipeline.generate.verify import verify
 from edgefabric.schemas import Provenance, Sample, SampleMetadata
 
@@ -40,7 +43,7 @@ SAMPLES_FILE = "samples.jsonl"
 REJECTS_FILE = "rejects.jsonl"
 TOPICS_FILE = "topics.json"
 CONFIG_FILE = "run-config.yaml"
-MAX_ATTEMPTS_FACTOR = 5  # stop after this many attempts per wanted sample, whatever the accept rate
+MAX_ATTEMPTS_FACTOR = 5  # a kind stops after this many tries per sample of its quota, whatever the accept rate
 TEACHER_FAILURES_TO_STOP = 3  # this many samples in a row lost to an unreachable teacher end the run
 
 
@@ -164,7 +167,25 @@ async def _generate(
     rejected_ids = {r.id for r in read_rejects(rejects_path) if r.stage != RETRY_ON_RESUME} - accepted_ids
     deduper = RequestDeduper(config.topics.similarity_threshold, existing)
     accepted, rejected_now, accepted_now = len(accepted_ids), 0, 0
-    max_index = target * MAX_ATTEMPTS_FACTOR
+    planner = KindPlanner(kind_quotas(gen.kinds, target), tries_factor=MAX_ATTEMPTS_FACTOR)
+    for old in existing:
+        planner.accepted[old.metadata.kind or "single"] += 1
+        planner.tried[old.metadata.kind or "single"] += 1
+    for old_reject in read_rejects(rejects_path):
+        if old_reject.id in rejected_ids:
+            planner.tried[old_reject.kind] += 1
+    call_first = gen.resolved_mode(config.teacher) == "call_first"
+    pools = ValuePools.load(out_dir / VALUES_FILE)
+    grounder = Grounder()
+    cycle_teacher = teacher if gen.cycle_check_on(config.teacher) else None
+    on_event(
+        Note(
+            STAGE,
+            f"{'call-first' if call_first else 'request-first'} generation; quotas per kind: "
+            + ", ".join(f"{k} {q}" for k, q in planner.quotas.items())
+            + f"; cycle check {'on' if cycle_teacher else 'off'}",
+        )
+    )
     on_event(
         StageStarted(
             STAGE,
@@ -180,16 +201,30 @@ async def _generate(
         scenario = scenarios[planned.index % len(scenarios)] if scenarios else None
         messages: list[Any] = []
         try:
-            conversation = await generate_conversation(
-                teacher,
-                runner,
-                tools,
-                planned,
-                scenario=scenario,
-                max_steps=gen.max_steps,
-                usage=usage,
-                is_duplicate=deduper.twin,
-            )
+            if call_first:
+                conversation = await call_first_conversation(
+                    teacher,
+                    runner,
+                    tools,
+                    planned,
+                    scenario=scenario,
+                    pools=pools,
+                    grounder=grounder,
+                    seed=gen.seed,
+                    usage=usage,
+                    is_duplicate=deduper.twin,
+                )
+            else:
+                conversation = await generate_conversation(
+                    teacher,
+                    runner,
+                    tools,
+                    planned,
+                    scenario=scenario,
+                    max_steps=gen.max_steps,
+                    usage=usage,
+                    is_duplicate=deduper.twin,
+                )
             messages = [m.to_openai() for m in conversation.messages]
             try:
                 outcome = await verify(
@@ -199,6 +234,8 @@ async def _generate(
                     family=config.model.family,
                     teacher=teacher if gen.semantic_check else None,
                     usage=usage,
+                    grounder=grounder,
+                    cycle_teacher=cycle_teacher,
                 )
             except TeacherError as exc:
                 raise SampleRejected("teacher", exc.problem, conversation.messages) from None
@@ -243,20 +280,21 @@ async def _generate(
         )
         return planned, None, reject
 
-    plan = plan_samples(graph, gen.kinds, gen.seed)
+    plan = positions(graph, gen.seed)
     in_flight: set[asyncio.Task[tuple[PlannedSample, Sample | None, Reject | None]]] = set()
     attempts = 0
-    exhausted = False
     teacher_failures = 0
     try:
         while True:
-            while not exhausted and accepted + len(in_flight) < target and len(in_flight) < config.teacher.concurrency:
-                planned = next(plan)
-                if planned.index >= max_index:
-                    exhausted = True
+            while accepted + len(in_flight) < target and len(in_flight) < config.teacher.concurrency:
+                kind = planner.next_kind()
+                if kind is None:  # every kind is full or out of tries
                     break
+                index, topic = next(plan)
+                planned = PlannedSample(index, sample_id(gen.seed, topic.id, index), kind, topic)
                 if planned.id in accepted_ids or planned.id in rejected_ids:
                     continue
+                planner.start(kind)
                 in_flight.add(asyncio.create_task(make(planned)))
             if not in_flight:
                 break
@@ -264,6 +302,7 @@ async def _generate(
             for task in finished:
                 planned, sample, reject = task.result()
                 attempts += 1
+                in_planner = True
                 if sample is not None:
                     twin = deduper.twin(next(m.content or "" for m in sample.messages if m.role == "user"))
                     if twin is not None:  # another task accepted a near-twin while this one ran
@@ -279,6 +318,8 @@ async def _generate(
                         )
                         sample = None
                 if sample is not None and accepted < target:
+                    planner.finish(planned.kind, accepted=True)
+                    in_planner = False
                     append_samples(samples_path, [sample])
                     deduper.add(sample)
                     accepted_ids.add(sample.id)
@@ -303,6 +344,11 @@ async def _generate(
                             },
                         )
                     )
+                if in_planner:
+                    # a teacher that could not be reached has not judged the sample: no try spent
+                    planner.finish(planned.kind, accepted=False)
+                    if reject is not None and reject.stage == RETRY_ON_RESUME:
+                        planner.tried[planned.kind] -= 1
                 if sample is not None:
                     teacher_failures = 0
                 on_event(_progress(accepted, target, accepted_now, rejected_now, time.monotonic() - started))
@@ -317,16 +363,12 @@ async def _generate(
             task.cancel()
         await asyncio.gather(*in_flight, return_exceptions=True)
         runner.close()
-    if exhausted and accepted < target:
-        on_event(
-            Note(
-                STAGE,
-                f"stopped after {max_index} planned samples with {accepted} accepted; "
-                "the teacher's replies are often rejected (see rejects.jsonl)",
-                level="warning",
-            )
-        )
-    summary = _finish(config, out_dir, graph, teacher, sources, started, attempts)
+    shortfalls = planner.shortfalls() if accepted < target else {}
+    for short_kind, counts in shortfalls.items():
+        reason = _top_reason(read_rejects(rejects_path), short_kind)
+        counts_text = f"{counts['accepted']}/{counts['quota']} accepted after {counts['tries']} tries"
+        on_event(Note(STAGE, f"kind {short_kind}: {counts_text}; most common reject: {reason}", level="warning"))
+    summary = _finish(config, out_dir, graph, teacher, sources, started, attempts, planner.quotas, shortfalls)
     on_event(
         StageDone(
             STAGE,
@@ -356,6 +398,11 @@ def _progress(accepted: int, target: int, accepted_now: int, rejected_now: int, 
     return Progress(STAGE, done=accepted, total=target, metrics=metrics)
 
 
+def _top_reason(rejects: list[Reject], kind: str) -> str:
+    reasons = [f"{r.stage}: {r.reason.split(':')[0][:100]}" for r in rejects if r.kind == kind]
+    return max(set(reasons), key=reasons.count) if reasons else "none recorded"
+
+
 def _finish(
     config: ProjectConfig,
     out_dir: Path,
@@ -364,6 +411,8 @@ def _finish(
     sources: list[str],
     started: float,
     attempts: int,
+    quotas: dict[str, int],
+    shortfalls: dict[str, dict[str, int]],
 ) -> GenerateSummary:
     samples = read_samples(out_dir / SAMPLES_FILE, strict=False).samples if (out_dir / SAMPLES_FILE).exists() else []
     rejects = read_rejects(out_dir / REJECTS_FILE)
@@ -376,6 +425,8 @@ def _finish(
         tool_sets=sources,
         split_counts=splits,
         semantic_check=config.generation.semantic_check,
+        quotas=quotas,
+        shortfalls={k: {**v, "top_reason": _top_reason(rejects, k)} for k, v in shortfalls.items()},
     )
     write_card(card, out_dir)
     return GenerateSummary(

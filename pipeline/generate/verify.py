@@ -6,6 +6,10 @@
 - execution: the real sandbox results hold no unexpected error (error_recovery must
   hold its real error, then a successful corrected call), and a multi-step chain
   really feeds an earlier result into a later call;
+- grounding: every argument value of every call follows from the request, an earlier
+  tool result or the schema (grounding.py), whatever the teacher's size;
+- cycle (back-translation, optional): given only the request and the tools, the
+  teacher makes the same first calls, scored with the evaluation's value-level matcher;
 - semantic: the teacher, as judge, says the calls and answer serve the request
   (skipped, and not recorded, when generation.semantic_check is off).
 """
@@ -17,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgefabric.pipeline.generate import prompts
-from edgefabric.pipeline.generate.conversation import Conversation, Execution
+from edgefabric.pipeline.generate.conversation import CALL_FORMAT, Conversation, Execution
+from edgefabric.pipeline.generate.grounding import Grounder
 from edgefabric.pipeline.generate.structured import StructuredReplyError
 from edgefabric.pipeline.generate.teacher import Teacher, TeacherError
 from edgefabric.pipeline.generate.usage import Usage
@@ -108,6 +113,41 @@ def check_execution(kind: SampleKind, executions: list[Execution]) -> str | None
     return None
 
 
+async def cycle_check(teacher: Teacher, conversation: Conversation, tools: list[ToolSpec], usage: Usage) -> str | None:
+    """Back-translation: the teacher sees only the request and the tools and must make the same first
+    call turn (the corrected call, for error recovery). The first difference, or None.
+
+    Scored with the evaluation's own matcher (pipeline.evaluate.matching), so "the same"
+    means what it means when a model is evaluated.
+    """
+    from edgefabric.pipeline.evaluate.matching import ExpectedCall, match_calls
+
+    mistaken = {e.call.id for e in conversation.executions if e.deliberate_mistake}
+    turns = [[c for c in m.tool_calls if c.id not in mistaken] for m in conversation.messages if m.tool_calls]
+    expected = next((turn for turn in turns if turn), [])
+    if not expected:
+        return None
+    reply = await teacher.structured(
+        prompts.step_prompt(
+            tools, None, f"User: {conversation.request}", f"Make the tool call(s) the user asks for. {CALL_FORMAT}"
+        ),
+        prompts.calls_schema(tools, min_items=1, max_items=max(4, len(expected))),
+        prompts.CallsReply,
+        name="cycle calls",
+        usage=usage,
+    )
+    from edgefabric.schemas import ToolCall
+
+    made = [ToolCall(name=c.name, arguments=c.arguments) for c in reply.calls if c.name in {t.name for t in tools}]
+    match = match_calls(made, [ExpectedCall.exact(c) for c in expected], tools)
+    if match.params_ok:
+        return None
+    shown = ", ".join(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in made) or "no call"
+    return f"from the request alone the teacher made {shown}; the sample holds " + ", ".join(
+        f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in expected
+    )
+
+
 async def judge(teacher: Teacher, transcript: str, usage: Usage) -> tuple[bool, str]:
     reply = await teacher.structured(
         prompts.judge_prompt(transcript), prompts.VERDICT_SCHEMA, prompts.VerdictReply, name="verdict", usage=usage
@@ -123,8 +163,14 @@ async def verify(
     family: str,
     teacher: Teacher | None,
     usage: Usage,
+    grounder: Grounder | None = None,
+    cycle_teacher: Teacher | None = None,
 ) -> Outcome:
-    """Run the stages in order; stop at the first that fails. Raises TeacherError if the judge is unreachable."""
+    """Run the stages in order; stop at the first that fails. Raises TeacherError if the judge is unreachable.
+
+    `teacher` judges (the semantic stage) and `cycle_teacher` back-translates (the cycle
+    stage); either None skips its stage, and a skipped stage is not recorded.
+    """
     results: list[Verification] = []
     problem = check_format(kind, conversation.messages, tools, conversation.executions, family)
     results.append(Verification(stage="format", passed=problem is None, detail=problem or ""))
@@ -136,6 +182,23 @@ async def verify(
     results.append(Verification(stage="execution", passed=problem is None, detail=detail))
     if problem:
         return Outcome(results, results[-1])
+    mistakes = frozenset(e.call.id for e in conversation.executions if e.deliberate_mistake and e.call.id)
+    grounding = (grounder or Grounder()).check_messages(conversation.messages, tools, skip_call_ids=mistakes)
+    results.append(Verification(stage="grounding", passed=grounding.passed, detail=grounding.summary()))
+    if not grounding.passed:
+        return Outcome(results, results[-1])
+    if cycle_teacher is not None and kind != "no_call":
+        try:
+            problem = await cycle_check(cycle_teacher, conversation, tools, usage)
+        except StructuredReplyError as exc:
+            problem = f"the back-translated calls were unusable: {exc.problem}"
+        results.append(
+            Verification(
+                stage="cycle", passed=problem is None, detail=problem or "the same calls from the request alone"
+            )
+        )
+        if problem:
+            return Outcome(results, results[-1])
     if teacher is not None:
         try:
             passed, reason = await judge(teacher, conversation.transcript, usage)

@@ -77,7 +77,7 @@ def set_alarm(time: str, label: str = "", days: list[Weekday] | None = None) -> 
 
     Args:
         time: The time in 24-hour form, e.g. "07:30".
-        label: A label shown when it rings.
+        label: A label shown when it rings, e.g. "Gym", "Take the bins out" or "Pills".
         days: Weekdays it repeats on (mon ... sun); empty for a one-off alarm.
     """
     phone = _load()
@@ -99,11 +99,11 @@ def create_calendar_event(
     """Add an event to the calendar.
 
     Args:
-        title: What the event is.
+        title: What the event is, e.g. "Dentist appointment", "Team standup" or "Lunch with Sam".
         date: The day, as YYYY-MM-DD.
         start_time: When it starts, 24-hour "HH:MM".
         duration_minutes: How long it lasts, 1 to 1440 minutes.
-        location: Where it takes place.
+        location: Where it takes place, e.g. "Room 4B" or "City library".
     """
     if not title.strip():
         raise ValueError("title is empty; say what the event is")
@@ -156,7 +156,7 @@ def send_message(recipient: str, body: str) -> dict:
 
     Args:
         recipient: A contact's name, e.g. "Alice Johnson", or a phone number.
-        body: The message text.
+        body: The message text, e.g. "Running ten minutes late" or "Call me when you land".
     """
     if not body.strip():
         raise ValueError("body is empty; write the message")

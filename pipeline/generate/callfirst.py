@@ -1,0 +1,403 @@
+"""Call-first conversations: draw the calls, run them, then have the teacher ask for exactly them.
+
+A small teacher cannot be trusted to invent a request and then the calls that serve
+it: it pairs requests with calls they never ask for. Here the order is reversed:
+
+1. the calls are drawn (tool in proportion, arguments from the schema and the value
+   pools, see draw.py) and run in a fresh sandbox session; a draw whose call fails is
+   drawn again (at most `MAX_DRAWS` times);
+2. the teacher writes the user's message for exactly those calls, in a drawn style
+   (casual, terse, polite, with context, no capitals, in a hurry);
+3. the message is varied further without a teacher (lower case, a typo in a word
+   that carries no value, a number written as words);
+4. grounding (grounding.py) checks that every value follows from the message; when
+   it does not, the teacher tries again (at most `REQUEST_TRIES` messages);
+5. the teacher writes the final answer from the real results.
+
+Every kind follows this: parallel draws two calls of different tools; multi_step
+feeds a value of the first call's real result into the second call; error_recovery
+runs a mistaken version of the call first (its real error stays in the trace);
+no_call asks for small talk or a near-miss the tools cannot serve.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from edgefabric.errors import EdgeFabricError
+from edgefabric.pipeline.generate import prompts
+from edgefabric.pipeline.generate.conversation import (
+    Conversation,
+    Execution,
+    SampleRejected,
+    call_line,
+    result_line,
+)
+from edgefabric.pipeline.generate.draw import CallDrawer, CannotDraw, mistaken, pick_tool
+from edgefabric.pipeline.generate.grounding import Grounder, enum_aliases
+from edgefabric.pipeline.generate.plan import PlannedSample
+from edgefabric.pipeline.generate.structured import StructuredReplyError
+from edgefabric.pipeline.generate.surface import SLOT_NAMES, fill_slots, spoken
+from edgefabric.pipeline.generate.teacher import Teacher, TeacherError
+from edgefabric.pipeline.generate.tool_runner import AsyncToolSession, ToolRunner
+from edgefabric.pipeline.generate.usage import Usage
+from edgefabric.pipeline.generate.values import ValuePools, concrete
+from edgefabric.schemas import Message, ToolCall, ToolSpec
+
+MAX_DRAWS = 6
+REQUEST_TRIES = 3
+STYLES = (
+    "as a short, casual message",
+    "as a terse command",
+    "as a polite question",
+    "with one sentence of context about the topic first",
+    "as a quick text, all in lower case",
+    "as someone in a hurry",
+    "as a friendly request with a reason",
+)
+
+
+@dataclass
+class DrawnTrace:
+    """The calls of one sample as they ran: one list of executions per assistant turn."""
+
+    turns: list[list[Execution]]
+    result_fed: str = ""  # multi_step: "tool.param" of the later call that takes the earlier result
+
+
+def _result_leaves(content: str) -> list[tuple[str, Any]]:
+    """(key, value) for every scalar in a JSON tool result."""
+    try:
+        data = json.loads(content)
+    except (json.JSONDecodeError, TypeError):
+        return []
+    found: list[tuple[str, Any]] = []
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
+            found.append((key, value))
+
+    walk(data, "")
+    return found
+
+
+def _type_fits(value: Any, schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    if "enum" in schema:
+        return value in schema["enum"]
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, int | float)
+    return False
+
+
+async def _run(session: AsyncToolSession, call: ToolCall, step: int, mistake: bool = False) -> Execution:
+    result = await session.call(call.name, call.arguments)
+    return Execution(
+        step=step,
+        call=call,
+        ok=bool(result.ok),
+        content=str(result.content),
+        error_kind=result.error_kind,
+        elapsed_ms=float(result.elapsed_ms),
+        deliberate_mistake=mistake,
+    )
+
+
+async def _draw_once(
+    kind: str,
+    drawer: CallDrawer,
+    tools: list[ToolSpec],
+    planned: PlannedSample,
+    seed: int,
+    attempt: int,
+    session: AsyncToolSession,
+) -> DrawnTrace | str:
+    """One try at the calls of a sample, run in `session`: the trace, or why it failed."""
+    first_tool = pick_tool(tools, planned.index, seed, offset=attempt)
+    if kind in ("single", "error_recovery"):
+        call = await drawer.call(first_tool, "call_0")
+        if kind == "single":
+            execution = await _run(session, call, 0)
+            return DrawnTrace([[execution]]) if execution.ok else f"{call.name}: {execution.content[:200]}"
+        wrong = mistaken(call, first_tool, drawer.rng)
+        failed = await _run(session, ToolCall(name=wrong.name, arguments=wrong.arguments, id="call_0"), 0, mistake=True)
+        if failed.ok:
+            return "the mistaken call ran without error"
+        fixed = await _run(session, ToolCall(name=call.name, arguments=call.arguments, id="call_1"), 1)
+        return DrawnTrace([[failed], [fixed]]) if fixed.ok else f"{call.name}: {fixed.content[:200]}"
+    if kind == "parallel":
+        second_tool = pick_tool(tools, planned.index + 1, seed, offset=attempt) if len(tools) > 1 else first_tool
+        calls = [await drawer.call(first_tool, "call_0"), await drawer.call(second_tool, "call_1")]
+        if calls[0].name == calls[1].name and calls[0].arguments == calls[1].arguments:
+            return "the two drawn calls are the same"
+        executions = [await _run(session, call, 0) for call in calls]
+        bad = [e for e in executions if not e.ok]
+        return DrawnTrace([executions]) if not bad else f"{bad[0].call.name}: {bad[0].content[:200]}"
+    if kind == "multi_step":
+        return await _draw_chain(drawer, tools, first_tool, session)
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+async def _draw_chain(
+    drawer: CallDrawer, tools: list[ToolSpec], first_tool: ToolSpec, session: AsyncToolSession
+) -> DrawnTrace | str:
+    """multi_step: a second call takes a value from the first call's real result.
+
+    A parameter whose name or description names the result's key ("recipient: a contact's
+    name" for a result key "name") is preferred; any parameter of a fitting type will do.
+    """
+    first = await _run(session, await drawer.call(first_tool, "call_0"), 0)
+    if not first.ok:
+        return f"{first.call.name}: {first.content[:200]}"
+    leaves = _result_leaves(first.content)
+    options: list[tuple[int, ToolSpec, str, Any]] = []
+    for tool in tools:
+        for param, schema in (tool.parameters.get("properties") or {}).items():
+            if not isinstance(schema, dict):
+                continue
+            words = set(re.findall(r"[a-z]+", f"{param} {schema.get('description', '')}".lower()))
+            for key, value in leaves:
+                if _type_fits(value, schema) and value not in first.call.arguments.values():
+                    affinity = 2 if key.lower() == param.lower() else 1 if key.lower() in words else 0
+                    options.append((affinity, tool, param, value))
+    if not options:
+        return f"nothing in the result of {first.call.name} fits a parameter of another call"
+    if len(tools) > 1 and any(o[1].name != first_tool.name for o in options):
+        options = [o for o in options if o[1].name != first_tool.name]  # a chain across two tools
+    best = max(o[0] for o in options)
+    _, tool, param, value = drawer.rng.choice([o for o in options if o[0] == best])
+    call = await drawer.call(tool, "call_1")
+    call = ToolCall(name=call.name, arguments={**call.arguments, param: value}, id="call_1")
+    second = await _run(session, call, 1)
+    if not second.ok:
+        return f"{call.name}: {second.content[:200]}"
+    return DrawnTrace([[first], [second]], result_fed=f"{tool.name}.{param}")
+
+
+def task_line(
+    call: ToolCall, tools: list[ToolSpec], slots: dict[str, str], rng: random.Random, today: date, skip: str = ""
+) -> str:
+    """The call in plain words for the teacher, each drawn value behind a placeholder.
+
+    Free text, numbers, times and dates become placeholders ({A}, {B}, ...) whose user
+    spelling is chosen now (surface.spoken) and filled in after the teacher writes; enum
+    members and on/off values stay words (an alias from the description where it gives
+    one: "dnd (do not disturb)"), since the sentence has to be built around them.
+    """
+    spec = next((t for t in tools if t.name == call.name), None)
+    summary = (spec.description.strip().splitlines()[0] if spec and spec.description else call.name).rstrip(".")
+    summary = summary.split(":")[0]
+    properties = (spec.parameters.get("properties") or {}) if spec else {}
+    descriptions = " ".join(
+        [spec.description if spec else "", *(str(p.get("description", "")) for p in properties.values())]
+    )
+    parts = []
+    for key, value in call.arguments.items():
+        if f"{call.name}.{key}" == skip:
+            continue
+        schema = concrete(properties.get(key))
+        enum = schema.get("enum") or (schema.get("items") or {}).get("enum")
+        if isinstance(value, bool) or enum:
+            words = [value] if not isinstance(value, list) else value
+            shown = []
+            for word in words:
+                aliases = enum_aliases(str(word), descriptions) if isinstance(word, str) else []
+                shown.append(aliases[0] if aliases and rng.random() < 0.5 else spoken(word, rng, today))
+            parts.append(f"{key.replace('_', ' ')} {' and '.join(shown)}")
+            continue
+        name = SLOT_NAMES[len(slots)]
+        slots[name] = spoken(value, rng, today)
+        parts.append(f"{key.replace('_', ' ')} {{{name}}}")
+    return f"{summary}: {', '.join(parts)}" if parts else summary
+
+
+def _number_as_words(text: str, rng: random.Random) -> str:
+    """One standalone whole number up to 100 written as words (num2words), not inside a time or a date."""
+    from num2words import num2words
+
+    spots = [m for m in re.finditer(r"(?<![\d:./,\-])\b(\d{1,2}|100)\b(?![\d:./,\-])", text)]
+    if not spots:
+        return text
+    spot = rng.choice(spots)
+    return text[: spot.start()] + str(num2words(int(spot.group(0)))) + text[spot.end() :]
+
+
+def _typo(text: str, protected: str, rng: random.Random) -> str:
+    """Swap two letters in one word of five or more letters that is no part of any value."""
+    words = [m for m in re.finditer(r"[A-Za-z]{5,}", text) if m.group(0).lower() not in protected]
+    if not words:
+        return text
+    word = rng.choice(words)
+    letters = list(word.group(0))
+    i = rng.randint(1, len(letters) - 2)
+    letters[i], letters[i + 1] = letters[i + 1], letters[i]
+    return text[: word.start()] + "".join(letters) + text[word.end() :]
+
+
+def vary_request(text: str, values_text: str, rng: random.Random) -> str:
+    """Cheap variations a teacher rarely writes: no capitals, a typo, a number in words.
+
+    Grounding runs afterwards, so a variation that breaks a value is caught, not trusted.
+    """
+    if rng.random() < 0.1:
+        text = _number_as_words(text, rng)
+    if rng.random() < 0.2:
+        text = _typo(text, values_text.lower(), rng)
+    if rng.random() < 0.2:
+        text = text.lower().rstrip(".!")
+    return text
+
+
+_MARKUP = re.compile(r"[{}\[\]<>#*|]|https?://|\\n")
+ECHO_SIMILARITY = 0.9  # a message this close to the task line is an echo, not a user's words
+
+
+def _not_a_message(text: str, tasks: list[str], slots: dict[str, str]) -> str:
+    """Why `text` is no user's message (markup, too short, an echo of the task), or ""."""
+    if _MARKUP.search(text):
+        return f"the teacher's message holds markup, not a user's words: {text[:200]!r}"
+    if len(re.findall(r"[A-Za-z]{2,}", text)) < 3:
+        return f"the teacher's message is too short to be a request: {text[:200]!r}"
+    from edgefabric.pipeline.generate.similarity import similarity
+
+    for task in tasks:
+        for name, value in slots.items():
+            task = task.replace(f"{{{name}}}", value)
+        if similarity(text, task) >= ECHO_SIMILARITY:
+            return f"the teacher's message only repeats the task: {text[:200]!r}"
+    return ""
+
+
+def _messages(request: str, trace: DrawnTrace) -> list[Message]:
+    messages = [Message(role="user", content=request)]
+    for turn in trace.turns:
+        messages.append(Message(role="assistant", tool_calls=[e.call for e in turn]))
+        messages += [Message(role="tool", tool_call_id=e.call.id, name=e.call.name, content=e.content) for e in turn]
+    return messages
+
+
+async def call_first_conversation(
+    teacher: Teacher,
+    runner: ToolRunner,
+    tools: list[ToolSpec],
+    planned: PlannedSample,
+    *,
+    scenario: dict[str, Any] | None,
+    pools: ValuePools,
+    grounder: Grounder,
+    seed: int,
+    usage: Usage,
+    is_duplicate: Callable[[str], str | None] = lambda request: None,
+    today: date | None = None,
+) -> Conversation:
+    """One sample made call-first (see the module doc). Raises SampleRejected with stage and reason."""
+    rng = random.Random(planned.id)
+    drawer = CallDrawer(teacher, pools, planned.topic.path, scenario, rng, usage, today or date.today())
+    messages: list[Message] = []
+    try:
+        trace = DrawnTrace([])
+        if planned.kind != "no_call":
+            trace = await _draw(planned, drawer, tools, runner, scenario, seed)
+        calls = [e for turn in trace.turns for e in turn if not e.deliberate_mistake]
+        values_text = " ".join(json.dumps(e.call.arguments, ensure_ascii=False) for e in calls)
+        mistakes = frozenset(e.call.id for turn in trace.turns for e in turn if e.deliberate_mistake and e.call.id)
+        problem = ""
+        for attempt in range(REQUEST_TRIES):
+            style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]
+            slots: dict[str, str] = {}
+            tasks: list[str] = []
+            if planned.kind == "no_call":
+                prompt = prompts.no_call_prompt(planned.topic.path, tools, style, near_miss=rng.random() < 0.5)
+            else:
+                fed = trace.result_fed
+                tasks = [
+                    task_line(e.call, tools, slots, rng, drawer.today, skip=fed if e.step > 0 else "") for e in calls
+                ]
+                prompt = prompts.slot_request_prompt(planned.topic.path, tasks, style, planned.kind)
+            reply = await teacher.structured(
+                prompt, prompts.REQUEST_SCHEMA, prompts.RequestReply, name="user request", usage=usage
+            )
+            filled = fill_slots(reply.request.strip(), slots)
+            if filled is None:
+                problem = f"the teacher's message lost a placeholder: {reply.request.strip()[:200]!r}"
+                continue
+            problem = _not_a_message(filled, tasks, slots)
+            if problem:
+                continue
+            request = vary_request(filled, values_text, rng)
+            messages = _messages(request, trace)
+            grounding = grounder.check_messages(messages, tools, skip_call_ids=mistakes)
+            if not grounding.passed:
+                problem = grounding.summary()
+                continue
+            twin = is_duplicate(request)
+            if twin is not None:
+                problem = f"the user request nearly repeats sample {twin}"
+                continue
+            break
+        else:
+            stage = "dedup" if problem.startswith("the user request nearly repeats") else "grounding"
+            raise SampleRejected(stage, f"after {REQUEST_TRIES} requests: {problem}", messages)
+        conversation = Conversation(request=request, messages=messages, executions=[e for t in trace.turns for e in t])
+        lines = [f"User: {request}"]
+        for turn in trace.turns:
+            for execution in turn:
+                lines += [call_line(execution.call), result_line(execution)]
+        instruction = (
+            "Using the real tool results above, write the assistant's short final reply to the user."
+            if trace.turns
+            else "Write the assistant's reply to the user directly, without calling any tool; "
+            "if the request needs something the tools cannot do, say so briefly."
+        )
+        answer = await teacher.structured(
+            prompts.step_prompt(tools, scenario, "\n".join(lines), instruction + ' Reply as JSON: {"answer": "..."}'),
+            prompts.ANSWER_SCHEMA,
+            prompts.AnswerReply,
+            name="final answer",
+            usage=usage,
+        )
+        messages.append(Message(role="assistant", content=answer.answer.strip()))
+        conversation.transcript = "\n".join([*lines, f"Assistant: {answer.answer.strip()}"])
+        return conversation
+    except CannotDraw as exc:
+        raise SampleRejected("draw", str(exc), messages) from None
+    except StructuredReplyError as exc:
+        raise SampleRejected("format", exc.problem, messages) from None
+    except TeacherError as exc:
+        raise SampleRejected("teacher", exc.problem, messages) from None
+    except EdgeFabricError as exc:
+        raise SampleRejected("execution", exc.problem, messages) from None
+
+
+async def _draw(
+    planned: PlannedSample,
+    drawer: CallDrawer,
+    tools: list[ToolSpec],
+    runner: ToolRunner,
+    scenario: dict[str, Any] | None,
+    seed: int,
+) -> DrawnTrace:
+    problem = ""
+    for attempt in range(MAX_DRAWS):
+        async with runner.session(scenario) as session:
+            outcome = await _draw_once(planned.kind, drawer, tools, planned, seed, attempt, session)
+        if isinstance(outcome, DrawnTrace):
+            return outcome
+        problem = outcome
+    raise SampleRejected("draw", f"no {planned.kind} call ran after {MAX_DRAWS} draws; the last: {problem}")

@@ -1,0 +1,99 @@
+"""How a user writes a value: "7:30 pm" for "19:30", "March 14" for "2026-03-14", "seven" for 7.
+
+Call-first generation asks the teacher for a message with placeholders ({A}, {B}, ...)
+where the values go, then fills each placeholder with one of the spellings users
+write. That keeps a small teacher's sentence and a drawn value apart: the teacher
+cannot garble the value, and the student sees the many ways one value is written.
+Every spelling here is one that grounding (grounding.py) reads back to the same value,
+and grounding checks the result anyway.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import date
+from typing import Any
+
+SLOT_NAMES = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def _clock(text: str, rng: random.Random) -> str:
+    hour, minute = (int(part) for part in text.split(":"))
+    h12 = hour % 12 or 12
+    half = "am" if hour < 12 else "pm"
+    forms = [f"{hour:02d}:{minute:02d}", f"{h12}:{minute:02d} {half}", f"{h12}:{minute:02d}{half}"]
+    if minute == 0:
+        forms += [f"{h12} {half}", f"{h12}{half}"]
+    if minute == 30 and 0 < hour < 12:
+        forms.append(f"half past {h12}")
+    if hour >= 13:
+        forms.append(f"{hour}:{minute:02d}")
+    return rng.choice(forms)
+
+
+def _day(text: str, rng: random.Random, today: date) -> str:
+    when = date.fromisoformat(text)
+    month = _MONTHS[when.month - 1]
+    forms = [
+        f"{month} {when.day}, {when.year}",
+        f"{when.day} {month} {when.year}",
+        when.isoformat(),
+        f"{month[:3]} {when.day} {when.year}",
+    ]
+    if when.year == today.year and when > today:
+        forms += [f"{month} {when.day}", f"{when.day} {month}"]
+    return rng.choice(forms)
+
+
+def spoken(value: Any, rng: random.Random, today: date | None = None) -> str:
+    """One way a user would write `value` in a message."""
+    today = today or date.today()
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int) and 0 <= value <= 100 and rng.random() < 0.3:
+        from num2words import num2words
+
+        return str(num2words(value))
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        parts = [spoken(v, rng, today) for v in value]
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    text = str(value)
+    if re.fullmatch(r"\d{1,2}:\d{2}", text):
+        return _clock(text, rng)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return _day(text, rng, today)
+        except ValueError:
+            return text
+    if " " in text and rng.random() < 0.2:
+        return f'"{text}"'
+    return text
+
+
+def fill_slots(template: str, slots: dict[str, str]) -> str | None:
+    """`template` with each {X} replaced by `slots[X]`; None when a slot is missing or repeated."""
+    for name in slots:
+        if template.count(f"{{{name}}}") != 1:
+            return None
+    if re.search(r"\{[A-Z]\}", re.sub("|".join(re.escape(f"{{{n}}}") for n in slots) or "$^", "", template)):
+        return None  # a placeholder the task never had
+    for name, text in slots.items():
+        template = template.replace(f"{{{name}}}", text)
+    return template
