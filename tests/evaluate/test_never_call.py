@@ -91,8 +91,7 @@ def test_a_model_that_never_calls_scores_zero_except_irrelevance(tmp_path: Path)
     path = save_report(report, tmp_path / "report.json")
     data = json.loads(path.read_text())
     assert data["baseline"]["overall"] == 2 / 6 and data["counts"]["parameter_accuracy"] == [0, 4]
-    console = Console(width=160, record=True)
+    console = Console(width=160, record=True)  # `pytest -s` shows the report
     console.print(render_report(report))
     text = console.export_text()
-    print(text)  # `pytest -s` shows the report
     assert "no-call baseline" in text and "0/2" in text and "2/2" in text
