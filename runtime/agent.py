@@ -208,8 +208,8 @@ class Agent:
                 stats = generation.stats
                 if stats.finish_reason == "length":
                     # The cap cut it: never an answer, whatever text (or broken call) came before.
-                    cap = f"the step ran to the {stats.completion_tokens or self.max_tokens}-token cap"
-                    result.failures.append(Failure("length", f"{cap} (max_tokens {self.max_tokens})", output[-200:]))
+                    reason = f"the step stopped at the token cap after {stats.completion_tokens} tokens (max_tokens {self.max_tokens})"
+                    result.failures.append(Failure("length", reason, output[-200:]))
                     result.stop_reason = "length"
                     result.final_text = parsed.text or None
                 elif parsed.errors:
