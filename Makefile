@@ -4,7 +4,8 @@
 PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
+# The Makefile is in the key too: it pins the --no-deps installs below (a new one reaches existing venvs).
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py Makefile | cksum | cut -d' ' -f1)
 SOURCES := $(shell find core tui pipeline export runtime -name '*.py' -newer $(STAMP) 2>/dev/null | head -1)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
