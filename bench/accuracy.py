@@ -53,8 +53,11 @@ def main(argv: list[str] | None = None) -> None:
         for _, report in reports[1:]:
             now, before = value(report, name), value(base, name)
             delta = f" ({now - before:+.1%})" if now is not None and before is not None else ""
-            cells.append(_pct(now) + delta)
+            passed_of = report.counts.get(name)
+            count = f" {passed_of[0]}/{passed_of[1]}" if passed_of and passed_of[1] else ""
+            cells.append(_pct(now) + count + delta)
         table.add_row(name, *cells)
+    table.add_row("no-call baseline", *(_pct(r.baseline.get("overall")) for _, r in reports), style="dim")
     perf = ["tokens_per_s", "latency_p50_s", "peak_rss_mb"]
     for name in perf:
         table.add_row(name, *(f"{r.performance.get(name) or 0:.2f}" for _, r in reports))
@@ -76,6 +79,9 @@ def main(argv: list[str] | None = None) -> None:
                 "backend": report.backend,
                 "metrics": report.metrics,
                 "overall": report.overall,
+                "counts": report.counts,
+                "no_call_baseline": report.baseline.get("overall"),
+                "summary": report.summary,
                 "performance": report.performance,
             }
             for label, report in reports

@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
             "schema_validity_rate": report.metrics["schema_validity_rate"],
             "irrelevance_accuracy": report.metrics["irrelevance_accuracy"],
             "overall": report.overall,
+            "no_call_baseline": report.baseline.get("overall"),
+            "counts": report.counts,
         }
         console.log(f"eval, constrained={mode}: {evals[mode]}")
     ours.close()

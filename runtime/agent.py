@@ -21,8 +21,14 @@ from edgefabric.runtime.formats import get_format
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 Constrain = Literal["off", "auto", "required"]
-StopReason = Literal["answer", "calls", "step_limit", "loop", "garbage", "empty", "error"]
-FailureKind = Literal["parse", "unknown_tool", "schema", "tool_error", "loop", "step_limit", "empty", "error"]
+# Why the loop ended: "answer" (a final answer ended by the turn's end), "tool_call" (calls handed to the
+# caller, who runs them: no session), "length" (the last step ran to the max_tokens cap or the context's
+# end without a call), "stop_sequence" (cut at a stop string that is not the turn's end, e.g. the model
+# began writing a tool response itself), or a failure: "step_limit", "loop", "garbage", "empty", "error".
+StopReason = Literal[
+    "answer", "tool_call", "length", "stop_sequence", "step_limit", "loop", "garbage", "empty", "error"
+]
+FailureKind = Literal["parse", "unknown_tool", "schema", "tool_error", "loop", "step_limit", "length", "empty", "error"]
 
 
 class ToolOutcome(Protocol):
@@ -104,6 +110,16 @@ class AgentResult:
     @property
     def raw_output(self) -> str:
         return "\n---\n".join(step.output for step in self.steps)
+
+    @property
+    def stop_detail(self) -> str:
+        """`stop_reason` for people: "length" names the cap, "stop_sequence" the string that cut the text."""
+        last = self.steps[-1].stats if self.steps else None
+        if self.stop_reason == "length" and last is not None:
+            return f"length (ran to the token cap: {last.completion_tokens} tokens)"
+        if self.stop_reason == "stop_sequence" and last is not None:
+            return f"stop_sequence ({last.stop_sequence})"
+        return self.stop_reason
 
 
 def _call_key(call: ToolCall) -> str:
@@ -189,14 +205,23 @@ class Agent:
                 result.failures.append(Failure("parse", error.message, error.snippet))
 
             if not parsed.tool_calls:
-                if parsed.errors:
+                stats = generation.stats
+                if stats.finish_reason == "length":
+                    # The cap cut it: never an answer, whatever text (or broken call) came before.
+                    reason = f"the step stopped at the token cap after {stats.completion_tokens} tokens (max_tokens {self.max_tokens})"
+                    result.failures.append(Failure("length", reason, output[-200:]))
+                    result.stop_reason = "length"
+                    result.final_text = parsed.text or None
+                elif parsed.errors:
                     result.stop_reason = "garbage"
                     result.final_text = parsed.text or None
                 elif not parsed.text.strip():
                     result.failures.append(Failure("empty", "the model wrote nothing", output))
                     result.stop_reason = "empty"
                 else:
-                    result.stop_reason = "answer"
+                    turn_end = getattr(self.format, "turn_end_sequences", self.format.stop_sequences)
+                    cut = stats.finish_reason == "stop_sequence" and stats.stop_sequence not in turn_end
+                    result.stop_reason = "stop_sequence" if cut else "answer"
                     result.final_text = parsed.text
                     result.messages.append(Message(role="assistant", content=parsed.text))
                 break
@@ -222,7 +247,7 @@ class Agent:
                 for call in parsed.tool_calls:
                     self._invalid(call, result)
                 step.executed = [ExecutedCall(call, None) for call in parsed.tool_calls]
-                result.stop_reason = "calls"
+                result.stop_reason = "tool_call"
                 break
             for call in parsed.tool_calls:
                 executed = self._execute(call, session, result)

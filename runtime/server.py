@@ -93,8 +93,13 @@ class ChatServer:
             # Malformed output: the raw text, so the client sees what the model wrote.
             text = (step.output if malformed and step else result.final_text) or ""
             message = {"role": "assistant", "content": text}
-            finish = "length" if step and step.stats.finish_reason == "length" else "stop"
-        flags = {"malformed": malformed, "errors": parse_errors or [f.reason for f in result.failures]}
+            # OpenAI's finish_reason: "length" when the max_tokens cap cut the reply, else "stop".
+            finish = "length" if result.stop_reason == "length" else "stop"
+        flags = {
+            "malformed": malformed,
+            "errors": parse_errors or [f.reason for f in result.failures],
+            "stop_reason": result.stop_reason,  # finer than finish_reason: answer, tool_call, length, stop_sequence, ...
+        }
         return message, finish, flags
 
     def _usage(self, result: AgentResult) -> dict[str, int]:

@@ -108,7 +108,7 @@ def chat(
             if result.final_text:
                 console.print(f"[bold]answer:[/] {escape(result.final_text)}", highlight=False)
             console.print(
-                f"[dim]{result.completion_tokens} tokens in {result.total_s:.2f} s, stop: {result.stop_reason}[/]",
+                f"[dim]{result.completion_tokens} tokens in {result.total_s:.2f} s, stop: {escape(result.stop_detail)}[/]",
                 highlight=False,
             )
     engine.close()

@@ -35,9 +35,20 @@ class ExpectedCall:
         """A reference call where each value is the only acceptable one."""
         return cls(call.name, {key: [value] for key, value in call.arguments.items()})
 
+    def reference(self) -> ToolCall:
+        """One concrete call this expectation accepts: each parameter's first acceptable value other
+        than "" (BFCL's "may be left out"); a parameter whose only option is "" is left out."""
+        arguments = {}
+        for key, options in self.params.items():
+            given = [o for o in options if not (isinstance(o, str) and o == OMITTED)]
+            if given:
+                arguments[key] = given[0]
+        return ToolCall(name=self.name, arguments=arguments)
+
 
 def normalise(text: str) -> str:
-    return _STRIP.sub("", text).lower()
+    """BFCL's standardize_string: drop spaces and ,./-_*^, lower-case, and read ' as " (so `it's` == `it"s`)."""
+    return _STRIP.sub("", text).lower().replace("'", '"')
 
 
 def _is_number(value: Any) -> bool:
@@ -45,7 +56,9 @@ def _is_number(value: Any) -> bool:
 
 
 def type_ok(value: Any, schema: Any) -> bool:
-    """JSON Schema type check with int -> float allowed (and float -> int not)."""
+    """JSON Schema type check with int -> float allowed (and float -> int not; a bool is never a number),
+    at every depth: array items and object properties too (BFCL checks one level of items, without the
+    int -> float allowance, and nothing inside dicts; see the README's list of differences)."""
     if not isinstance(schema, dict):
         return True
     kind = schema.get("type")
@@ -65,6 +78,9 @@ def type_ok(value: Any, schema: Any) -> bool:
         return False
     if kind == "array" and isinstance(schema.get("items"), dict):
         return all(type_ok(item, schema["items"]) for item in value)
+    if kind == "object" and isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        properties = schema["properties"]
+        return all(type_ok(item, properties.get(key)) for key, item in value.items())
     return True
 
 

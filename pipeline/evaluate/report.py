@@ -13,7 +13,7 @@ from rich.text import Text
 
 from edgefabric.errors import EdgeFabricError
 from edgefabric.pipeline.evaluate.runner import EvalReport
-from edgefabric.pipeline.evaluate.scoring import WEIGHTS
+from edgefabric.pipeline.evaluate.scoring import METRICS
 
 
 def save_report(report: EvalReport, path: Path) -> Path:
@@ -54,24 +54,44 @@ _PERF_UNITS = {
 }
 
 
+def _count(report: EvalReport, name: str) -> str:
+    passed_of = report.counts.get(name)
+    return f"{passed_of[0]}/{passed_of[1]}" if passed_of and passed_of[1] else ""
+
+
+def _with_count(report: EvalReport, name: str) -> str:
+    count = _count(report, name)
+    return _fmt(report.metrics.get(name)) + (f" ({count})" if count else "")
+
+
 def render_report(report: EvalReport, worst_n: int = 3) -> Group:
+    """The report as rich renderables: metrics with their counts and the no-call baseline, the
+    overall formula, per-kind and per-tool tables, and the worst cases."""
     head = Table(title=f"eval: {report.model} ({report.backend}, {report.family}, profile {report.profile})")
     head.add_column("metric")
     head.add_column("value", justify="right")
+    head.add_column("passed/of", justify="right")
+    head.add_column("no-call baseline", justify="right", style="dim")
     for name, value in report.metrics.items():
-        head.add_row(name, _fmt(value))
-    head.add_row(Text("overall", style="bold"), Text(_fmt(report.overall), style="bold"))
+        head.add_row(
+            name, _fmt(value), _count(report, name), _fmt(report.baseline.get(name)) if report.baseline else ""
+        )
+    baseline_overall = _fmt(report.baseline.get("overall")) if report.baseline else ""
+    head.add_row(Text("overall", style="bold"), Text(_fmt(report.overall), style="bold"), "", baseline_overall)
     for name, value in report.performance.items():
         unit = _PERF_UNITS.get(name, "") if value is not None else ""
-        head.add_row(name, f"{_fmt(value, percent=False)} {unit}".strip())
-    parts: list[Table | Text] = [head, Text(report.formula, style="dim")]
+        head.add_row(name, f"{_fmt(value, percent=False)} {unit}".strip(), "", "")
+    parts: list[Table | Text] = [head]
+    if report.summary:
+        parts.append(Text(report.summary, style="bold"))
+    parts.append(Text(report.formula, style="dim"))
     for title, groups in (("per kind", report.per_kind), ("per tool", report.per_tool)):
         if not groups:
             continue
         table = Table(title=title)
         table.add_column(title.split()[1])
         table.add_column("n", justify="right")
-        columns = [k for k in (*WEIGHTS, "pass_rate") if any(k in g for g in groups.values())]
+        columns = [k for k in (*METRICS, "pass_rate") if any(k in g for g in groups.values())]
         for column in columns:
             table.add_column(column.replace("_accuracy", "").replace("_rate", ""), justify="right")
         for name, group in groups.items():
@@ -86,6 +106,7 @@ def render_report(report: EvalReport, worst_n: int = 3) -> Group:
 
 
 def compare_table(reports: Sequence[tuple[str, EvalReport]]) -> Table:
+    """Reports side by side: each metric with its passed/of count, overall, the no-call baseline, performance."""
     table = Table(title="eval compare")
     table.add_column("metric")
     for label, _ in reports:
@@ -96,8 +117,13 @@ def compare_table(reports: Sequence[tuple[str, EvalReport]]) -> Table:
     table.add_row("cases", *(str(r.n) for _, r in reports))
     names = list(dict.fromkeys(k for _, r in reports for k in r.metrics))
     for name in names:
-        table.add_row(name, *(_fmt(r.metrics.get(name)) for _, r in reports))
+        table.add_row(name, *(_with_count(r, name) for _, r in reports))
     table.add_row(Text("overall", style="bold"), *(Text(_fmt(r.overall), style="bold") for _, r in reports))
+    table.add_row(
+        "no-call baseline",
+        *(_fmt(r.baseline.get("overall")) if r.baseline else "n/a" for _, r in reports),
+        style="dim",
+    )
     perf = list(dict.fromkeys(k for _, r in reports for k in r.performance))
     for name in perf:
         table.add_row(name, *(_fmt(r.performance.get(name), percent=False) for _, r in reports))

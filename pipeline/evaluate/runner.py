@@ -13,13 +13,17 @@ from pydantic import BaseModel, Field
 
 from edgefabric.events import EventSink, Progress, StageDone, StageStarted, ignore_events
 from edgefabric.pipeline.evaluate.cases import EvalCase
+from edgefabric.pipeline.evaluate.equivalence import Run, match_equivalent, task_problems
 from edgefabric.pipeline.evaluate.matching import match_calls
 from edgefabric.pipeline.evaluate.scoring import (
     CaseScore,
     breakdown,
+    metric_counts,
+    no_call_baseline,
     overall,
     performance_metrics,
     quality_metrics,
+    summary_line,
     worst,
 )
 from edgefabric.runtime.agent import Agent, AgentResult, Constrain
@@ -29,7 +33,15 @@ _RAW_LIMIT = 2000
 
 
 class EvalReport(BaseModel):
-    version: int = 1
+    """An eval run: every metric with its counts, the no-call baseline, performance, and every case.
+
+    `metrics` maps each name of `scoring.METRICS` to a share in [0, 1] (None: not measured);
+    `counts` gives each as [passed, of]; `baseline` is what a model that never calls scores on
+    the same cases (every metric and "overall"); `summary` is one line saying both. Reports of
+    version 1 (before counts and the baseline) still load, with those fields empty.
+    """
+
+    version: int = 2
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     model: str
     backend: str
@@ -40,8 +52,11 @@ class EvalReport(BaseModel):
     tool_sets: list[str] = Field(default_factory=list)
     n: int
     metrics: dict[str, float | None]
+    counts: dict[str, tuple[int, int]] = Field(default_factory=dict)
     overall: float | None
     formula: str
+    baseline: dict[str, float | None] = Field(default_factory=dict)
+    summary: str = ""
     performance: dict[str, float | None]
     per_kind: dict[str, dict[str, Any]]
     per_tool: dict[str, dict[str, Any]]
@@ -62,7 +77,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, bytes on macOS
 
 
-def score_case(case: EvalCase, result: AgentResult, task_ok: bool | None) -> CaseScore:
+def score_case(case: EvalCase, result: AgentResult, task_ok: bool | None, *, sandbox: bool = False) -> CaseScore:
+    """Score one case's agent result: value-level match of the first calling step (exact), the
+    irrelevance check, call validity and execution counts. `task_ok` is the multi-step verdict
+    (None: not measured); `sandbox` says whether the case's calls ran in a sandbox."""
     by_name = {tool.name: tool for tool in case.tools}
     calls = result.calls
     valid = sum(1 for c in calls if c.name in by_name and not by_name[c.name].argument_errors(c.arguments))
@@ -74,6 +92,7 @@ def score_case(case: EvalCase, result: AgentResult, task_ok: bool | None) -> Cas
         expected_tools=[e.name for e in case.expected or []],
         called_tools=[c.name for c in result.first_calls],
         relevant=case.expected is not None,
+        sandbox=sandbox,
         calls_made=len(calls),
         calls_valid=valid,
         calls_executed=len(executed),
@@ -123,6 +142,8 @@ class Evaluator:
         return self.toolbox is not None and bool(case.tools) and {t.name for t in case.tools} <= self._box_tools
 
     def run_case(self, case: EvalCase) -> CaseScore:
+        """Run one case through the agent loop and score it; with a sandbox covering its tools the
+        calls execute, multi-step cases are judged on execution, and equivalence is measured."""
         agent = Agent(
             self.backend,
             self.family,
@@ -133,15 +154,23 @@ class Evaluator:
         )
         if not self._runnable(case):
             return score_case(case, agent.run(case.messages), None)
-        with self.toolbox.session(scenario=self._scenario(case)) as session:
+        scenario = self._scenario(case)
+        with self.toolbox.session(scenario=scenario) as session:
             result = agent.run(case.messages, session)
             final_state = session.state()
+        problems: list[str] = []
         task_ok = None
         if case.multi_step:
-            task_ok = final_state == self.reference_state(case)
-        score = score_case(case, result, task_ok)
-        if task_ok is False:
-            score.problems.append("the final sandbox state differs from the reference state")
+            made = [(ex.call, bool(ex.ok), ex.content) for ex in result.executed if ex.ok is not None]
+            runs, reference_state = self.reference_runs(case)
+            problems = task_problems(made, final_state, runs, reference_state)
+            task_ok = not problems
+        score = score_case(case, result, task_ok, sandbox=True)
+        score.problems += problems
+        if case.expected is not None:
+            score.equivalent_ok = bool(score.params_ok) or match_equivalent(
+                result.first_calls, case.expected, case.tools, self.toolbox, scenario
+            )
         return score
 
     def _scenario(self, case: EvalCase) -> Any:
@@ -151,12 +180,17 @@ class Evaluator:
             return scenarios[case.scenario] if 0 <= case.scenario < len(scenarios) else None
         return case.scenario
 
-    def reference_state(self, case: EvalCase) -> Any:
-        """Replay the reference calls in a fresh session: the state the task should end in."""
+    def reference_runs(self, case: EvalCase) -> tuple[list[Run], Any]:
+        """Replay the reference calls in order in one fresh session: each call's outcome and whether
+        it changed the state, and the state the task should end in."""
+        runs = []
         with self.toolbox.session(scenario=self._scenario(case)) as session:
             for call in case.reference_calls:
-                session.call(call.name, call.arguments)
-            return session.state()
+                before = session.state()
+                outcome = session.call(call.name, call.arguments)
+                after = session.state()
+                runs.append(Run(call, bool(outcome.ok), str(outcome.content), after != before, after))
+            return runs, session.state()
 
     def run(
         self,
@@ -176,8 +210,10 @@ class Evaluator:
             passed = sum(s.passed for s in scores)
             on_event(Progress("eval", len(scores), len(cases), {"pass_rate": passed / len(scores)}))
         wall = time.perf_counter() - start
+        counts = metric_counts(scores)
         metrics = quality_metrics(scores)
-        score, formula = overall(metrics)
+        score, formula = overall(scores)
+        baseline = no_call_baseline(scores)
         report = EvalReport(
             model=model,
             backend=self.backend.name,
@@ -188,13 +224,16 @@ class Evaluator:
             tool_sets=list(tool_sets),
             n=len(scores),
             metrics=metrics,
+            counts=counts,
             overall=score,
             formula=formula,
+            baseline=baseline,
+            summary=summary_line(counts, score, baseline["overall"]),
             performance=performance_metrics(scores, wall, _peak_rss_mb()),
             per_kind=breakdown(scores, "kind"),
             per_tool=breakdown(scores, "tool"),
             worst=worst(scores),
             cases=scores,
         )
-        on_event(StageDone("eval", {"overall": score, "n": len(scores)}))
+        on_event(StageDone("eval", {"overall": score, "n": len(scores), "baseline": baseline["overall"]}))
         return report

@@ -14,7 +14,10 @@ class GenerationStats:
     completion_tokens: int = 0
     time_to_first_token_s: float | None = None
     total_s: float = 0.0
-    finish_reason: str = "stop"  # "stop" (stop sequence or end of sequence) or "length"
+    # Why generation ended: "stop" (the model's end-of-generation token), "stop_sequence" (a stop
+    # string matched; `stop_sequence` holds it) or "length" (the max_tokens cap or the context ran out).
+    finish_reason: str = "stop"
+    stop_sequence: str | None = None
 
     @property
     def tokens_per_s(self) -> float:
@@ -68,11 +71,13 @@ class StopScanner:
         self.stop = [s for s in stop if s]
         self.buffer = ""
         self.stopped = False
+        self.matched: str | None = None  # the stop sequence that ended the text
 
     def feed(self, piece: str) -> str:
         self.buffer += piece
-        cut = min((i for i in (self.buffer.find(s) for s in self.stop) if i >= 0), default=-1)
-        if cut >= 0:
+        found = [(i, s) for s in self.stop if (i := self.buffer.find(s)) >= 0]
+        if found:
+            cut, self.matched = min(found, key=lambda hit: hit[0])
             self.stopped = True
             out, self.buffer = self.buffer[:cut], ""
             return out
@@ -89,6 +94,12 @@ class StopScanner:
     def flush(self) -> str:
         out, self.buffer = self.buffer, ""
         return out
+
+
+def mark_stopped(stats: GenerationStats, scanner: StopScanner) -> None:
+    """Record in `stats` that `scanner` cut the text at a stop sequence."""
+    stats.finish_reason = "stop_sequence"
+    stats.stop_sequence = scanner.matched
 
 
 def timed_stream(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, timed_stream
+from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, mark_stopped, timed_stream
 from edgefabric.runtime.profiles import DeviceProfile
 
 
@@ -96,7 +96,7 @@ class LlamaCppBackend:
                 if out:
                     yield out
                 if scanner.stopped:
-                    stats.finish_reason = "stop"
+                    mark_stopped(stats, scanner)
                     break
                 if count >= limit:
                     stats.finish_reason = "length"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, timed_stream
+from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, mark_stopped, timed_stream
 from edgefabric.runtime.profiles import DeviceProfile
 
 # Gemma 3 models fail at run time when max_length is below their 512-token sliding window (FACTS.md).
@@ -63,6 +63,7 @@ class OnnxGenaiBackend:
                 if out:
                     yield out
                 if scanner.stopped:
+                    mark_stopped(stats, scanner)
                     return
             stats.finish_reason = "length" if count >= max_tokens else "stop"
             rest = scanner.flush()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, timed_stream
+from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, mark_stopped, timed_stream
 from edgefabric.runtime.profiles import DeviceProfile
 
 
@@ -90,6 +90,7 @@ class TransformersBackend:
                     if emitted:
                         yield emitted
                     if scanner.stopped:
+                        mark_stopped(stats, scanner)
                         return
                     inputs = torch.tensor([[token]])
                 else:

@@ -48,6 +48,7 @@ class ChatFormat(Protocol):
 
     name: str
     stop_sequences: tuple[str, ...]
+    turn_end_sequences: tuple[str, ...]  # the stops that end a turn normally (a subset of stop_sequences)
     special_tokens: tuple[str, ...]
 
     def segments(

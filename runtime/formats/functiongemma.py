@@ -56,6 +56,9 @@ special_tokens: tuple[str, ...] = (
     ESCAPE,
 )
 stop_sequences: tuple[str, ...] = (END_TURN, RESPONSE_START, EOS)
+# The stops that end a turn normally; RESPONSE_START without a call means the model began writing a
+# tool's response itself (stop_reason "stop_sequence").
+turn_end_sequences: tuple[str, ...] = (END_TURN, EOS)
 
 _BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")

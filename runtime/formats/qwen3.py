@@ -52,6 +52,7 @@ ENDOFTEXT = "<|endoftext|>"
 
 special_tokens: tuple[str, ...] = ()  # all of these are already in Qwen3's vocabulary
 stop_sequences: tuple[str, ...] = (IM_END, ENDOFTEXT)
+turn_end_sequences: tuple[str, ...] = stop_sequences  # every stop ends the turn
 
 TOOLS_PREAMBLE = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"

@@ -67,9 +67,12 @@ METRICS = [
     "parameter_accuracy",
     "schema_validity_rate",
     "execution_success_rate",
+    "equivalent_accuracy",
     "irrelevance_accuracy",
     "multi_step_success",
     "overall",
+    "no-call baseline",
+    "passed/of",
     "time_to_first_token",
     "time_to_first_call",
     "tokens_per_s",
@@ -109,11 +112,20 @@ def test_eval_prints_every_metric_and_compare_and_improve_work(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     for metric in METRICS:
         assert metric in result.output, metric
-    assert "overall = (" in result.output  # the formula is printed with the score
+    assert "overall = mean over 6 case(s)" in result.output  # the formula is printed with the score
+    assert "over the no-call baseline (16.7%)" in result.output  # one no-call case of six
     data = json.loads(report.read_text())
     assert data["n"] == 6
+    assert data["baseline"]["overall"] == 1 / 6 and data["summary"]
+    assert data["counts"]["irrelevance_accuracy"][1] == 1 and data["counts"]["multi_step_success"][1] == 1
     # Constrained decoding: every call the model made is schema-valid, and the kv calls ran in the sandbox.
-    assert data["metrics"]["schema_validity_rate"] == 1.0
+    assert all(case["calls_valid"] == case["calls_made"] for case in data["cases"]), data["cases"]
+    silent = sum(1 for case in data["cases"] if case["relevant"] and not case["calls_made"])
+    made = sum(case["calls_made"] for case in data["cases"])
+    assert data["counts"]["schema_validity_rate"] == [
+        made,
+        made + silent,
+    ]  # a call case without a call counts as invalid
     assert data["metrics"]["execution_success_rate"] is not None
     assert data["metrics"]["multi_step_success"] is not None
     assert set(data["per_kind"]) == {"single", "no_call", "multi_step", "simple", "multiple", "parallel"}
@@ -123,6 +135,7 @@ def test_eval_prints_every_metric_and_compare_and_improve_work(tmp_path: Path) -
     shutil.copy(report, other)
     compared = runner.invoke(app, ["eval", "compare", str(report), str(other)], terminal_width=200)
     assert compared.exit_code == 0 and "parameter_accuracy" in compared.output, compared.output
+    assert "no-call baseline" in compared.output and "16.7%" in compared.output
 
     improved = runner.invoke(app, ["improve", str(report.parent)], terminal_width=200)
     assert improved.exit_code == 0, improved.output

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner
+from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, mark_stopped
 
 
 class ScriptedBackend:
@@ -28,6 +28,12 @@ class ScriptedBackend:
         self.prompts.append(prompt)
         text = self.outputs.pop(0) if self.outputs else ""
         scanner = StopScanner(stop)
+        # A word is a token here: output longer than max_tokens is cut there, as a real engine's cap cuts it.
+        words = text.split(" ")
+        capped = len(words) > max_tokens
+        if capped:
+            text = " ".join(words[:max_tokens])
+        stats = GenerationStats(prompt_tokens=len(prompt), completion_tokens=min(len(words), max_tokens))
 
         def pieces() -> Iterator[str]:
             for i in range(0, len(text), 7):
@@ -35,12 +41,15 @@ class ScriptedBackend:
                 if out:
                     yield out
                 if scanner.stopped:
+                    mark_stopped(stats, scanner)
                     return
+            if capped:
+                stats.finish_reason = "length"
             rest = scanner.flush()
             if rest:
                 yield rest
 
-        return Generation(pieces(), GenerationStats(prompt_tokens=len(prompt), completion_tokens=len(text.split())))
+        return Generation(pieces(), stats)
 
     def close(self) -> None:
         pass

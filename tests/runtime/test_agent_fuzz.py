@@ -48,8 +48,8 @@ OUTPUTS = st.one_of(
 @given(outputs=st.lists(OUTPUTS, min_size=1, max_size=4), family=st.sampled_from(["qwen3", "functiongemma"]))
 def test_any_output_ends_in_a_result_never_an_exception(outputs: list[str], family: str) -> None:
     result = Agent(ScriptedBackend(outputs), family, [SET], max_steps=3).run(USER)
-    assert result.stop_reason in ("answer", "calls", "garbage", "empty")
-    if result.stop_reason not in ("answer", "calls"):
+    assert result.stop_reason in ("answer", "tool_call", "stop_sequence", "garbage", "empty")
+    if result.stop_reason not in ("answer", "tool_call", "stop_sequence"):
         assert result.failures and all(f.reason for f in result.failures)
 
 
@@ -60,8 +60,8 @@ def test_any_output_through_a_real_sandbox_session(outputs: list[str], family: s
     agent = Agent(ScriptedBackend(outputs), family, [SET], max_steps=3)
     with kv_box.session() as session:
         result = agent.run(USER, session)
-    assert result.stop_reason in ("answer", "step_limit", "loop", "garbage", "empty")
-    if result.stop_reason != "answer":
+    assert result.stop_reason in ("answer", "stop_sequence", "step_limit", "loop", "garbage", "empty")
+    if result.stop_reason not in ("answer", "stop_sequence"):
         assert result.failures and all(f.reason for f in result.failures)
 
 
@@ -97,6 +97,6 @@ def test_without_a_session_calls_are_returned_and_invalid_ones_named() -> None:
         + qwen3.render_call(ToolCall(name="set", arguments={"key": "k", "value": "v"}))
     ]
     result = Agent(ScriptedBackend(outputs), "qwen3", [SET]).run(USER)
-    assert result.stop_reason == "calls" and [c.name for c in result.first_calls] == ["nope", "set"]
+    assert result.stop_reason == "tool_call" and [c.name for c in result.first_calls] == ["nope", "set"]
     assert [f.kind for f in result.failures] == ["unknown_tool"]
     assert all(ex.ok is None for ex in result.executed)

@@ -138,4 +138,6 @@ class ChatScreen(StageScreen):
             log.write(f"[yellow]{escape(failure.kind)}:[/] {escape(failure.reason)}")
         if result.final_text:
             log.write(f"[b green]model[/] {escape(result.final_text)}")
-        log.write(f"[dim]{result.completion_tokens} tokens in {result.total_s:.2f} s, stop: {result.stop_reason}[/]")
+        log.write(
+            f"[dim]{result.completion_tokens} tokens in {result.total_s:.2f} s, stop: {escape(result.stop_detail)}[/]"
+        )

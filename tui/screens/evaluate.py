@@ -18,7 +18,22 @@ from edgefabric.tui.bridge import StageCall, StageFinished, StageNote, StageProg
 from edgefabric.tui.project import model_choices
 from edgefabric.tui.screens.base import StageScreen
 
-METRIC_COLUMNS = ("tool_selection_accuracy", "parameter_accuracy", "schema_validity_rate", "execution_success_rate")
+METRIC_COLUMNS = (
+    "tool_selection_accuracy",
+    "parameter_accuracy",
+    "equivalent_accuracy",
+    "schema_validity_rate",
+    "execution_success_rate",
+    "irrelevance_accuracy",
+    "multi_step_success",
+)
+
+
+def _with_count(report: Any, name: str) -> str:
+    """A metric as "50.0% (2/4)": the share and the counts behind it (older reports have no counts)."""
+    passed_of = getattr(report, "counts", {}).get(name)
+    count = f" ({passed_of[0]}/{passed_of[1]})" if passed_of and passed_of[1] else ""
+    return _fmt(report.metrics.get(name)) + count
 
 
 def bar(fraction: float, width: int = 20) -> Text:
@@ -99,7 +114,7 @@ class EvaluateScreen(StageScreen):
 
         table = self.query_one("#compare", DataTable)
         table.clear(columns=True)
-        table.add_columns("report", "model", "n", "overall", *(c.split("_")[0] for c in METRIC_COLUMNS))
+        table.add_columns("report", "model", "n", "overall", "no-call", *(c.split("_")[0] for c in METRIC_COLUMNS))
         reports = []
         for path in sorted(self.project.files("reports", "*.json"), key=lambda p: p.stat().st_mtime):
             try:
@@ -112,7 +127,8 @@ class EvaluateScreen(StageScreen):
                 Path(report.model).name[:24],
                 str(report.n),
                 _fmt(report.overall),
-                *(_fmt(report.metrics.get(c)) for c in METRIC_COLUMNS),
+                _fmt(report.baseline.get("overall")) if report.baseline else "n/a",
+                *(_with_count(report, c) for c in METRIC_COLUMNS),
             )
         if reports:
             self.show_report(reports[-1][1])
@@ -129,8 +145,14 @@ class EvaluateScreen(StageScreen):
         table.clear()
         table.add_row("model", escape(Path(report.model).name))
         table.add_row("overall", _fmt(report.overall))
-        for key, value in report.metrics.items():
-            table.add_row(key, _fmt(value))
+        if report.baseline:
+            baseline = report.baseline.get("overall")
+            above = (
+                f" ({(report.overall - baseline) * 100:+.1f} points)" if None not in (baseline, report.overall) else ""
+            )
+            table.add_row("no-call baseline", _fmt(baseline) + above)
+        for key in report.metrics:
+            table.add_row(key, _with_count(report, key))
         for key, value in report.performance.items():
             table.add_row(key, _fmt(value))
         text = Text()
