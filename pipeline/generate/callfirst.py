@@ -12,6 +12,8 @@ it: it pairs requests with calls they never ask for. Here the order is reversed:
    that carries no value, a number written as words);
 4. grounding (grounding.py) checks that every value follows from the message; when
    it does not, the teacher tries again (at most `REQUEST_TRIES` messages);
+   a message form that passed is cached for its task shape (values.json) and reused
+   for later samples of that shape, so a slow teacher writes each form once;
 5. the teacher writes the final answer from the real results.
 
 Every kind follows this: parallel draws two calls of different tools; multi_step
@@ -50,8 +52,12 @@ from edgefabric.pipeline.generate.usage import Usage
 from edgefabric.pipeline.generate.values import ValuePools, concrete
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
-MAX_DRAWS = 6
+MAX_DRAWS = 20  # a draw costs a sandbox call (milliseconds), not a teacher call
 REQUEST_TRIES = 3
+# Message forms ("can you work out {A} for me?") are cached per task shape, like value lists:
+# a shape with this many forms reuses one, and still asks for a new one at this rate.
+TEMPLATES_PER_TASK = 6
+NEW_TEMPLATE_RATE = 0.25
 STYLES = (
     "as a short, casual message",
     "as a terse command",
@@ -201,8 +207,12 @@ def task_line(
     one: "dnd (do not disturb)"), since the sentence has to be built around them.
     """
     spec = next((t for t in tools if t.name == call.name), None)
-    summary = (spec.description.strip().splitlines()[0] if spec and spec.description else call.name).rstrip(".")
-    summary = summary.split(":")[0]
+    summary = (
+        re.split(r",? e\.g\.|:|\(", spec.description.strip().splitlines()[0])[0]
+        if spec and spec.description
+        else call.name
+    )
+    summary = summary.strip().rstrip(".")  # no examples: a small teacher copies them instead of the placeholders
     properties = (spec.parameters.get("properties") or {}) if spec else {}
     descriptions = " ".join(
         [spec.description if spec else "", *(str(p.get("description", "")) for p in properties.values())]
@@ -268,12 +278,17 @@ _MARKUP = re.compile(r"[{}\[\]<>#*|]|https?://|\\n")
 ECHO_SIMILARITY = 0.9  # a message this close to the task line is an echo, not a user's words
 
 
-def _not_a_message(text: str, tasks: list[str], slots: dict[str, str]) -> str:
-    """Why `text` is no user's message (markup, too short, an echo of the task), or ""."""
+def _not_a_message(text: str, tasks: list[str], slots: dict[str, str], param_names: list[str]) -> str:
+    """Why `text` is no user's message (markup, too short, an echo of the task or of parameter
+    names such as "from unit"), or ""."""
     if _MARKUP.search(text):
         return f"the teacher's message holds markup, not a user's words: {text[:200]!r}"
     if len(re.findall(r"[A-Za-z]{2,}", text)) < 3:
         return f"the teacher's message is too short to be a request: {text[:200]!r}"
+    lowered = text.lower()
+    echoed = [name for name in param_names if " " in name and name in lowered]
+    if echoed:
+        return f"the teacher's message repeats the parameter name {echoed[0]!r}: {text[:200]!r}"
     from edgefabric.pipeline.generate.similarity import similarity
 
     for task in tasks:
@@ -282,6 +297,13 @@ def _not_a_message(text: str, tasks: list[str], slots: dict[str, str]) -> str:
         if similarity(text, task) >= ECHO_SIMILARITY:
             return f"the teacher's message only repeats the task: {text[:200]!r}"
     return ""
+
+
+async def _teacher_request(teacher: Teacher, prompt: list[dict[str, Any]], usage: Usage) -> str:
+    reply = await teacher.structured(
+        prompt, prompts.REQUEST_SCHEMA, prompts.RequestReply, name="user request", usage=usage
+    )
+    return reply.request.strip()
 
 
 def _messages(request: str, trace: DrawnTrace) -> list[Message]:
@@ -322,22 +344,31 @@ async def call_first_conversation(
             style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]
             slots: dict[str, str] = {}
             tasks: list[str] = []
+            signature = ""
             if planned.kind == "no_call":
-                prompt = prompts.no_call_prompt(planned.topic.path, tools, style, near_miss=rng.random() < 0.5)
+                template = await _teacher_request(
+                    teacher,
+                    prompts.no_call_prompt(planned.topic.path, tools, style, near_miss=rng.random() < 0.5),
+                    usage,
+                )
             else:
                 fed = trace.result_fed
                 tasks = [
                     task_line(e.call, tools, slots, rng, drawer.today, skip=fed if e.step > 0 else "") for e in calls
                 ]
-                prompt = prompts.slot_request_prompt(planned.topic.path, tasks, style, planned.kind)
-            reply = await teacher.structured(
-                prompt, prompts.REQUEST_SCHEMA, prompts.RequestReply, name="user request", usage=usage
-            )
-            filled = fill_slots(reply.request.strip(), slots)
+                signature = f"template:{planned.kind}|{'; '.join(tasks)}"
+                known = pools.lists.get(signature, [])
+                if len(known) >= TEMPLATES_PER_TASK and rng.random() >= NEW_TEMPLATE_RATE:
+                    template, signature = rng.choice(known), ""  # reused: nothing new to keep
+                else:
+                    prompt = prompts.slot_request_prompt(planned.topic.path, tasks, style, planned.kind)
+                    template = await _teacher_request(teacher, prompt, usage)
+            filled = fill_slots(template, slots)
             if filled is None:
-                problem = f"the teacher's message lost a placeholder: {reply.request.strip()[:200]!r}"
+                problem = f"the teacher's message lost a placeholder: {template[:200]!r}"
                 continue
-            problem = _not_a_message(filled, tasks, slots)
+            names = [key.replace("_", " ") for e in calls for key in e.call.arguments]
+            problem = _not_a_message(filled, tasks, slots, names)
             if problem:
                 continue
             request = vary_request(filled, values_text, rng)
@@ -346,6 +377,8 @@ async def call_first_conversation(
             if not grounding.passed:
                 problem = grounding.summary()
                 continue
+            if signature:
+                pools.add(signature, template)  # a message form that held every value: reuse it
             twin = is_duplicate(request)
             if twin is not None:
                 problem = f"the user request nearly repeats sample {twin}"

@@ -27,6 +27,7 @@ from edgefabric.pipeline.generate.values import (
 from edgefabric.schemas import ToolCall, ToolSpec
 
 OPTIONAL_RATE = 0.4  # each optional parameter is given a value this often
+DISTINCT_TRIES = 5  # a string drawn twice in one call is drawn again this many times
 
 
 class CannotDraw(Exception):
@@ -69,7 +70,9 @@ class CallDrawer:
                 for key, sub in properties.items()
                 if key in (schema.get("required") or [])
             }
-        shape = value_shape(schema, description)
+        properties = tool.parameters.get("properties") or {}
+        # A tool of one parameter describes that parameter in its own description too.
+        shape = value_shape(schema, description if len(properties) != 1 else f"{description} {tool.description}")
         if shape is not None:
             return draw_shaped(shape, self.rng, self.today)
         return await self._free_text(tool, param, schema, description)
@@ -117,7 +120,12 @@ class CallDrawer:
             if param not in required and self.rng.random() >= OPTIONAL_RATE:
                 continue
             try:
-                arguments[param] = await self.value(tool, param, schema if isinstance(schema, dict) else {})
+                value = await self.value(tool, param, schema if isinstance(schema, dict) else {})
+                for _ in range(DISTINCT_TRIES):  # "convert km to km" is no request anyone makes
+                    if not isinstance(value, str) or value not in arguments.values():
+                        break
+                    value = await self.value(tool, param, schema if isinstance(schema, dict) else {})
+                arguments[param] = value
             except CannotDraw:
                 if param in required:
                     raise

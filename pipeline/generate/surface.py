@@ -82,8 +82,32 @@ def spoken(value: Any, rng: random.Random, today: date | None = None) -> str:
             return _day(text, rng, today)
         except ValueError:
             return text
+    if _ARITHMETIC.fullmatch(text) and rng.random() < 0.5:
+        return _expression_in_words(text)
     if " " in text and rng.random() < 0.2:
         return f'"{text}"'
+    return text
+
+
+_ARITHMETIC = re.compile(r"[\d\s()+\-*/.^]+|sqrt\(\d+\)|\d+ \*\* \d+")
+_OPERATOR_WORDS = (
+    (" ** ", " to the power of "),
+    (" * ", " times "),
+    (" / ", " divided by "),
+    (" + ", " plus "),
+    (" - ", " minus "),
+)
+
+
+def _expression_in_words(text: str) -> str:
+    """ "12 * 7" -> "12 times 7", "sqrt(144)" -> "the square root of 144" (literals stay digits)."""
+    square_root = re.fullmatch(r"sqrt\((\d+)\)", text)
+    if square_root:
+        return f"the square root of {square_root.group(1)}"
+    if "(" in text:
+        return text  # words lose the grouping
+    for symbol, words in _OPERATOR_WORDS:
+        text = text.replace(symbol, words)
     return text
 
 

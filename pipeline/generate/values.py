@@ -101,6 +101,8 @@ def value_shape(schema: dict[str, Any], description: str) -> str | None:
         if re.search(r"\d\s*[-+*/^]\s*[\d(]", example):
             return "expression"
     lowered = description.lower()
+    if re.search(r"\b(arithmetic|math(ematical)?) expression|\bexpression\b.*\bnumbers\b", lowered):
+        return "expression"
     if "yyyy-mm-dd" in lowered:
         return "date"
     if "hh:mm" in lowered:
@@ -252,7 +254,8 @@ def values_prompt(tool: ToolSpec, param: str, schema: dict[str, Any], topic: lis
 
 @dataclass
 class ValuePools:
-    """Teacher-written value lists, cached per "tool.param|topic" in `path` (written temp-then-rename)."""
+    """Teacher-written lists, cached in `path` (written temp-then-rename): value lists per
+    "tool.param|topic", and request forms per "template:kind|task shape" (callfirst.py)."""
 
     path: Path | None = None
     lists: dict[str, list[str]] = field(default_factory=dict)
@@ -275,6 +278,13 @@ class ValuePools:
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(self.lists, indent=1, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.path)
+
+    def add(self, key: str, value: str) -> None:
+        """Append `value` to the cached list `key` (once), and save."""
+        values = self.lists.setdefault(key, [])
+        if value not in values:
+            values.append(value)
+            self._save()
 
     async def teacher_values(
         self, teacher: Teacher, tool: ToolSpec, param: str, schema: dict[str, Any], topic: list[str], usage: Usage

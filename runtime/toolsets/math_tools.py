@@ -187,8 +187,8 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> dict:
 
     Args:
         value: The amount to convert.
-        from_unit: The unit of value, e.g. "km", "lb", "F", "GiB".
-        to_unit: The unit to convert to; it must measure the same thing.
+        from_unit: The unit of value, e.g. "km", "mi", "kg", "lb", "l", "cup", "h", "km/h", "F", "GiB".
+        to_unit: The unit to convert to; it must measure the same thing, e.g. "mi", "km", "lb", "kg", "ml", "min", "mph", "C", "MB".
     """
     source, target = _unit(from_unit), _unit(to_unit)
     if source in _TEMPERATURES or target in _TEMPERATURES:
