@@ -147,6 +147,9 @@ class TrainingConfig(_Section):
     save_every: int | None = Field(default=50, ge=1)  # None: no checkpoints, so nothing to --resume from
     early_stopping_patience: int | None = Field(default=None, ge=1)
     gradient_checkpointing: bool = False
+    # CPU only: `auto` is bf16 (frozen weights stored and multiplied in bf16, LoRA and new token rows in fp32) when
+    # the CPU has AVX512-BF16 or AMX, else fp32. CUDA picks bf16/fp16 by what the GPU supports.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     merge: bool = True
 
 

@@ -95,18 +95,46 @@ def _device() -> str:
     return "cpu"
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX-BF16; Linux /proc/cpuinfo flags)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def cpu_bf16(precision: str, *, has_bf16: bool) -> bool:
+    """Whether a CPU run trains in bf16 for `training.precision` (auto, fp32 or bf16).
+
+    Raises EdgeFabricError for bf16 on a CPU without native bf16 (it would run emulated, slower than fp32).
+    """
+    if precision == "fp32":
+        return False
+    if precision == "bf16" and not has_bf16:
+        raise EdgeFabricError(
+            "training.precision is bf16, but this CPU has no AVX512-BF16 or AMX (bf16 would be emulated, slower)",
+            "set training.precision to auto or fp32",
+        )
+    return has_bf16
+
+
 class TrlBackend:
     name: BackendName = "trl"
 
-    def __init__(self) -> None:
+    def __init__(self, precision: str = "auto") -> None:
         self.device = _device()
+        # bf16 on a CPU with AVX512-BF16/AMX: the frozen weights are stored in bf16 (half the memory) and the
+        # trainer's bf16 autocast runs the matrix products in bf16; LoRA and the new token rows stay float32
+        # (PEFT upcasts adapters). Measured on the 270M: see bench/README.md (training).
+        self.cpu_bf16 = self.device == "cpu" and cpu_bf16(precision, has_bf16=cpu_has_bf16())
 
     def load(self, model_dir: Path, max_length: int) -> tuple[Any, Any]:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        # fp32 on CPU: bf16 is only ~15% faster there (FACTS) and makes resume less reproducible.
-        dtype = torch.bfloat16 if self.device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        bf16 = self.cpu_bf16 or (self.device == "cuda" and torch.cuda.is_bf16_supported())
+        dtype = torch.bfloat16 if bf16 else torch.float32
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
         return model, tokenizer
@@ -151,8 +179,8 @@ class TrlBackend:
         import torch
 
         if self.device == "cpu":
-            # SFTConfig defaults to bf16, which fails on CPU.
-            return {"use_cpu": True, "bf16": False, "fp16": False}
+            # Always explicit: SFTConfig defaults to bf16, which on CPU needs use_cpu (then accelerate autocasts).
+            return {"use_cpu": True, "bf16": self.cpu_bf16, "fp16": False}
         if self.device == "cuda":
             bf16 = bool(torch.cuda.is_bf16_supported())
             return {"bf16": bf16, "fp16": not bf16}
@@ -215,5 +243,6 @@ class UnslothBackend:
         return {"bf16": bf16, "fp16": not bf16}
 
 
-def make_backend(choice: BackendChoice) -> Backend:
-    return UnslothBackend() if choice.name == "unsloth" else TrlBackend()
+def make_backend(choice: BackendChoice, precision: str = "auto") -> Backend:
+    """The backend object for `choice`; `precision` is `training.precision` (used by the TRL backend on CPU)."""
+    return UnslothBackend() if choice.name == "unsloth" else TrlBackend(precision)

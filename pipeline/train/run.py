@@ -167,7 +167,7 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
 
     choice = resolve_backend(cfg.backend)
     on_event(Note(STAGE, f"backend {choice.name}: {choice.reason}"))
-    backend = make_backend(choice)
+    backend = make_backend(choice, cfg.precision)
     fmt = get_format(config.model.family)
     model_dir = resolve_hf_folder(config.model.base, on_event=on_event)
 
@@ -233,14 +233,23 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
 
     _write_folder(layout.adapter, save_adapter)
     on_event(ItemDone(STAGE, "adapter", {"path": str(layout.adapter)}))
+    callback = next(c for c in trainer.callback_handler.callbacks if type(c).__name__ == "EventsCallback")
+    history = callback.history
     merged = None
     if cfg.merge:
         merged = layout.merged
-        _write_folder(merged, lambda path: _save_merged(trainer.model, tokenizer, model_dir, path))
+        if getattr(backend, "cpu_bf16", False):
+            # The frozen weights were bf16 for training; rounding small LoRA deltas into bf16 weights would lose
+            # them. Merge the saved adapter into a fresh float32 base instead (the training model freed first).
+            del trainer, model
+            import gc
+
+            gc.collect()
+            _write_folder(merged, lambda path: _merge_from_adapter(layout.adapter, model_dir, path))
+        else:
+            _write_folder(merged, lambda path: _save_merged(trainer.model, tokenizer, model_dir, path))
         on_event(ItemDone(STAGE, "merged", {"path": str(merged)}))
 
-    callback = next(c for c in trainer.callback_handler.callbacks if type(c).__name__ == "EventsCallback")
-    history = callback.history
     losses = [h["loss"] for h in history if "loss" in h]
     report = {
         "model": config.model.base,
@@ -290,6 +299,14 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
     return TrainResult(layout.root, layout.adapter, merged, report)
 
 
+def fast_path(backend: Any) -> bool:
+    """Whether the run uses the labelled-positions loss and padding-free batches (see trainer.py).
+
+    TRL backend only: Unsloth patches TRL's trainer and brings its own loss path.
+    """
+    return bool(backend.name == "trl")
+
+
 def _make_trainer(
     config: ProjectConfig,
     layout: RunLayout,
@@ -309,6 +326,7 @@ def _make_trainer(
     from edgefabric.pipeline.train.trainer import sft_trainer_class
 
     cfg = config.training
+    fast = fast_path(backend)
     evaluate = bool(val_split.rows) and cfg.eval_every is not None
     if cfg.eval_every is not None and not val_split.rows:
         on_event(Note(STAGE, "training.eval_every is set but there is no usable val split; not evaluating", "warning"))
@@ -329,7 +347,10 @@ def _make_trainer(
         max_steps=cfg.max_steps or -1,
         seed=cfg.seed,
         data_seed=cfg.seed,
-        max_length=max_length,
+        # Lengths are enforced by apply_max_length (rows are skipped, never truncated); TRL refuses a
+        # max_length with padding-free batches, which it cannot truncate.
+        max_length=None if fast else max_length,
+        padding_free=fast,
         logging_steps=1,
         eval_strategy="steps" if evaluate else "no",
         eval_steps=cfg.eval_every if evaluate else None,
@@ -350,7 +371,7 @@ def _make_trainer(
     callbacks = [make_callback(on_event)]
     if cfg.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    trainer_class = sft_trainer_class(full_logits=bool(new_ids))
+    trainer_class = sft_trainer_class("labelled" if fast else "full" if new_ids else "trl")
     # TRL's dataset preparation draws its own progress bars; this stage reports through events.
     bars_were_on = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
@@ -370,6 +391,20 @@ def _make_trainer(
     # With tqdm off the trainer prints every log dict; the events already carry them.
     trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def _merge_from_adapter(adapter: Path, base_dir: Path, path: Path) -> None:
+    """The adapter folder merged into a float32 copy of the base (resized to the adapter's tokenizer)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(adapter)
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    if base.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        # The added rows' values come from the adapter (TrainableTokens), so their start values do not matter.
+        base.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    _save_merged(PeftModel.from_pretrained(base, adapter), tokenizer, base_dir, path)
 
 
 def _save_merged(model: Any, tokenizer: Any, base_dir: Path, path: Path) -> None:

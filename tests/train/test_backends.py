@@ -9,6 +9,8 @@ from edgefabric.pipeline.train.backends import (
     TrlBackend,
     UnslothBackend,
     choose_backend,
+    cpu_bf16,
+    cpu_has_bf16,
     make_backend,
     resolve_backend,
 )
@@ -60,8 +62,19 @@ def test_make_backend_and_cpu_trainer_args() -> None:
     backend = make_backend(BackendChoice("trl", "x"))
     assert isinstance(backend, TrlBackend)
     if backend.device == "cpu":
-        # SFTConfig defaults to bf16, which fails on CPU
-        assert backend.trainer_args() == {"use_cpu": True, "bf16": False, "fp16": False}
+        # always explicit: SFTConfig defaults to bf16, which on CPU needs use_cpu
+        assert backend.trainer_args() == {"use_cpu": True, "bf16": cpu_has_bf16(), "fp16": False}
+        fp32 = make_backend(BackendChoice("trl", "x"), "fp32")
+        assert fp32.trainer_args() == {"use_cpu": True, "bf16": False, "fp16": False}
+
+
+def test_cpu_precision_rule() -> None:
+    assert cpu_bf16("auto", has_bf16=True) and not cpu_bf16("auto", has_bf16=False)
+    assert not cpu_bf16("fp32", has_bf16=True)
+    assert cpu_bf16("bf16", has_bf16=True)
+    with pytest.raises(EdgeFabricError, match="no AVX512-BF16") as info:
+        cpu_bf16("bf16", has_bf16=False)
+    assert "fp32" in (info.value.fix or "")
 
 
 def test_unsloth_backend_reports_a_failed_import(monkeypatch: pytest.MonkeyPatch) -> None:

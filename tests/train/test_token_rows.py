@@ -27,6 +27,10 @@ def test_functiongemma_tokens_are_added_and_embeddings_resized(tiny_gemma: Path)
     assert resize_embeddings(model, tokenizer)
     assert model.get_input_embeddings().weight.shape[0] == len(tokenizer) == before + 7
     assert model.get_output_embeddings().weight.shape[0] == before + 7
+    # transformers' mean_resizing rule (computed in chunks here): new rows at the old rows' mean
+    weight = model.get_input_embeddings().weight.detach()
+    mean = weight[:before].mean(0)
+    assert (weight[before:] - mean).abs().max().item() < 1e-4
     for token, token_id in zip(functiongemma.special_tokens, new_ids, strict=True):
         assert tokenizer.encode(token, add_special_tokens=False) == [token_id]
         assert tokenizer.decode([token_id]) == token
