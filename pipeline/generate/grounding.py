@@ -44,6 +44,13 @@ FUZZY_MIN_SCORE = 90.0  # rapidfuzz partial_ratio, 0..100
 _PUNCT = re.compile(r"[^\w:%.+\-/ ]+")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.])[-+]?\d+(?:\.\d+)?(?![\w])")
 _THOUSANDS = re.compile(r"(\d),(\d{3})\b")
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE_SPAN = re.compile(
+    rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b"
+    rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?(?:\s+\d{{4}})?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?\b",
+    re.IGNORECASE,
+)
 _TIME = re.compile(
     r"\b(\d{1,2})(?:[:.h](\d{2}))?\s*(a\.?m\.?|p\.?m\.?|o'?clock|hrs|h)?(?![\w])", re.IGNORECASE
 )  # 7, 7:30, 7.30, 7h30, 7 pm, 7:30am, 19:30
@@ -173,13 +180,20 @@ class Evidence:
         from dateparser.search import search_dates
 
         settings = {"PREFER_DATES_FROM": "future", "REQUIRE_PARTS": ["day", "month"], "DATE_ORDER": "DMY"}
+        from dateparser import parse
+
         found: set[date] = set()
+        # search_dates splits some spans ("January 1, 2026 now" -> "January 1" + "2026 now"), so the
+        # common date shapes are also cut out by pattern and parsed whole.
+        spans = [m.group(0) for m in _DATE_SPAN.finditer(self.text)]
         for order in ("DMY", "MDY"):
+            options = {**settings, "DATE_ORDER": order}
             try:
-                hits = search_dates(self.text, languages=["en"], settings={**settings, "DATE_ORDER": order}) or []
+                hits = [when for _, when in search_dates(self.text, languages=["en"], settings=options) or []]
+                hits += [when for when in (parse(span, languages=["en"], settings=options) for span in spans) if when]
             except (ValueError, OverflowError, TypeError):
-                hits = []
-            found.update(when.date() for _, when in hits)
+                continue
+            found.update(when.date() for when in hits)
         return found
 
     def contains_phrase(self, value: str) -> bool:
