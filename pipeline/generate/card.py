@@ -147,6 +147,12 @@ def build_card(
         "semantic_check": semantic_check,
         "per_tool_calls": dict(tools.most_common()),
         "per_kind": dict(Counter(s.metadata.kind or "unknown" for s in samples).most_common()),
+        "request_sources": dict(
+            Counter(str(s.metadata.extra.get("request_source", "teacher")) for s in samples).most_common()
+        ),
+        "answer_sources": dict(
+            Counter(str(s.metadata.extra.get("answer_source", "teacher")) for s in samples).most_common()
+        ),
         "kind_quotas": quotas or {},
         "kind_shortfalls": shortfalls or {},
         "grounding_pass_rate": grounding_rates(samples, judged),
@@ -189,6 +195,9 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += table("Samples per kind", card["per_kind"])
     lines += table("Samples per topic depth", card["per_topic_depth"])
     lines += table("Rejection reasons", card["rejection_reasons"])
+    lines += table(
+        "Where requests came from (teacher, a cached form, or the plain task)", card.get("request_sources", {})
+    )
     lines += _quality_lines(card)
     return "\n".join(lines)
 

@@ -76,6 +76,8 @@ class Conversation:
     messages: list[Message]
     executions: list[Execution] = field(default_factory=list)
     transcript: str = ""
+    request_source: str = "teacher"  # call-first: "teacher", "form" (a cached form) or "seed" (callfirst.py)
+    answer_source: str = "teacher"  # "fallback": the teacher's answer was unusable, the real result is reported
 
 
 class SampleRejected(Exception):

@@ -98,9 +98,11 @@ class CallDrawer:
 
     async def _free_text(self, tool: ToolSpec, param: str, schema: dict[str, Any], description: str) -> str:
         taught = await self.pools.teacher_values(self.teacher, tool, param, schema, self.topic, self.usage)
+        examples = description_examples(description)
         sources = [
             (taught, 0.6),
-            (description_examples(description), 0.15),
+            # a description that lists many examples ("e.g. km, mi, kg, lb, ...") names the real options
+            (examples, 0.6 if len(examples) >= 4 else 0.15),
             (scenario_strings(self.scenario, description), 0.35),
         ]
         available = [(values, weight) for values, weight in sources if values]

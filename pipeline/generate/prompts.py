@@ -163,21 +163,20 @@ KIND_HINTS: dict[str, str] = {
     "multi_step": " The user asks for the first task, then the second, which uses what the first finds.",
 }
 # Few-shot pairs in a domain no tool set has, so the teacher copies the form, not the values.
-SLOT_EXAMPLES = (
-    ("Book a table: restaurant {A}, people {B}, time {C}", "hey, can you get me a table at {A} for {B} at {C}?"),
-    ("Play music: artist {A}; Turn the volume up: level {B}", "Play some {A} and put the volume on {B} please"),
-    ("Water the plants: zone {A}", "water zone {A}"),
+REWRITE_EXAMPLES = (
+    ("Book a table: Luigi's, 4 people, 19:30", "hey, can you get me a table at Luigi's for 4 people at 19:30?"),
+    ("Play music: Miles Davis; Set the volume: 7", "Put on some Miles Davis and set the volume to 7 please"),
+    ("Water the plants: zone 3, 10 minutes", "water zone 3 for 10 minutes"),
 )
 
 
-def slot_request_prompt(topic_path: list[str], tasks: list[str], style: str, kind: str) -> list[dict[str, Any]]:
-    """Call-first: the teacher writes the user's message for exactly these tasks, keeping each
-    placeholder ({A}, {B}, ...) once; the drawn values are filled in afterwards (surface.py)."""
-    shots = "\n".join(f"Task: {task}\nMessage: {message}" for task, message in SLOT_EXAMPLES)
+def rewrite_request_prompt(topic_path: list[str], task: str, style: str, kind: str) -> list[dict[str, Any]]:
+    """Call-first: the teacher rewrites a plain task, values included, as the user's message."""
+    shots = "\n".join(f"Task: {plain}\nMessage: {message}" for plain, message in REWRITE_EXAMPLES)
     return chat(
-        f"Rewrite a task as the message a user sends to their phone assistant. Keep every placeholder "
-        f"like {{A}} exactly once, and add no other request.\n{shots}\n\n"
-        f"Topic: {' > '.join(topic_path)}\nTask: {'; '.join(tasks)}\n"
+        "Rewrite a task as the message a user sends to their assistant. Keep every name, word and number "
+        f"of the task's values exactly, and add no other request.\n{shots}\n\n"
+        f"Topic: {' > '.join(topic_path)}\nTask: {task}\n"
         f"Write the message {style}.{KIND_HINTS.get(kind, '')} "
         'Reply as JSON: {"request": "..."}'
     )

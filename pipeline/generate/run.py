@@ -165,7 +165,10 @@ async def _generate(
     existing = read_samples(samples_path, strict=False).samples if samples_path.exists() else []
     accepted_ids = {s.id for s in existing}
     rejected_ids = {r.id for r in read_rejects(rejects_path) if r.stage != RETRY_ON_RESUME} - accepted_ids
-    deduper = RequestDeduper(config.topics.similarity_threshold, existing)
+    call_first = gen.resolved_mode(config.teacher) == "call_first"
+    # Call-first requests of one task shape share a form by design ("what is {A}?") and differ in
+    # their drawn values, so only an exact repeat is a duplicate; the card reports the near-duplicate rate.
+    deduper = RequestDeduper(1.0 if call_first else config.topics.similarity_threshold, existing)
     accepted, rejected_now, accepted_now = len(accepted_ids), 0, 0
     planner = KindPlanner(kind_quotas(gen.kinds, target), tries_factor=MAX_ATTEMPTS_FACTOR)
     for old in existing:
@@ -174,7 +177,6 @@ async def _generate(
     for old_reject in read_rejects(rejects_path):
         if old_reject.id in rejected_ids:
             planner.tried[old_reject.kind] += 1
-    call_first = gen.resolved_mode(config.teacher) == "call_first"
     pools = ValuePools.load(out_dir / VALUES_FILE)
     grounder = Grounder()
     cycle_teacher = teacher if gen.cycle_check_on(config.teacher) else None
@@ -245,6 +247,8 @@ async def _generate(
                 "index": planned.index,
                 "usage": usage.as_dict(),
                 "scenario": planned.index % len(scenarios) if scenarios else None,
+                "request_source": conversation.request_source,
+                "answer_source": conversation.answer_source,
                 "executions": [
                     {"tool": e.call.name, "ok": e.ok, "error_kind": e.error_kind, "elapsed_ms": round(e.elapsed_ms, 3)}
                     for e in conversation.executions
