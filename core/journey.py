@@ -60,18 +60,18 @@ def demo_config(name: str = "demo") -> ProjectConfig:
             # A 135M teacher on 2 shared cores answers slowly but does answer: wait for it.
             "teacher": {"max_tokens": 160, "concurrency": 2, "timeout_s": 900},
             "generation": {
-                "num_samples": 160,
+                "num_samples": 128,
                 "kinds": {"single": 0.55, "parallel": 0.15, "multi_step": 0.1, "no_call": 0.15, "error_recovery": 0.05},
                 "max_steps": 3,
                 "semantic_check": False,
-                "splits": {"train": 0.75, "val": 0.05, "test": 0.2},
+                "splits": {"train": 0.7, "val": 0.05, "test": 0.25},
             },
             "training": {
-                "max_steps": 120,
+                "max_steps": 60,
                 "batch_size": 4,
                 "learning_rate": 5e-4,
                 "lr_scheduler": "constant_with_warmup",
-                "save_every": 40,
+                "save_every": 20,
             },
             # The phone profile (256 tokens a step): an untrained base rambles to the limit.
             "eval": {"max_steps": 3, "device_profile": "phone"},

@@ -56,7 +56,7 @@ MAX_DRAWS = 20  # a draw costs a sandbox call (milliseconds), not a teacher call
 REQUEST_TRIES = 3
 # Message forms ("can you work out {A} for me?") are cached per task shape, like value lists:
 # a shape with this many forms reuses one, and still asks for a new one at this rate.
-TEMPLATES_PER_TASK = 6
+TEMPLATES_PER_TASK = 3
 NEW_TEMPLATE_RATE = 0.25
 ANSWER_MAX_TOKENS = 96
 STYLES = (
@@ -375,18 +375,16 @@ async def _call_request(
     mistakes = frozenset(e.call.id for turn in trace.turns for e in turn if e.deliberate_mistake and e.call.id)
     values_text = " ".join(json.dumps(e.call.arguments, ensure_ascii=False) for e in calls)
     problem = ""
-    candidates: list[tuple[str, str]] = []
-    for attempt in range(REQUEST_TRIES):
+    for attempt in range(REQUEST_TRIES + 1):
         known = pools.lists.get(shape, [])
-        if len(known) >= TEMPLATES_PER_TASK and rng.random() >= NEW_TEMPLATE_RATE:
+        if attempt == REQUEST_TRIES:
+            text, source = seed, "seed"
+        elif len(known) >= TEMPLATES_PER_TASK and rng.random() >= NEW_TEMPLATE_RATE:
             text, source = fill_slots(rng.choice(known), slots) or seed, "form"
         else:
             style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]
             prompt = prompts.rewrite_request_prompt(planned.topic.path, seed, style, planned.kind)
             text, source = await _teacher_request(teacher, prompt, usage), "teacher"
-        candidates.append((text, source))
-    candidates.append((seed, "seed"))
-    for text, source in candidates:
         problem = _not_a_message(text, [], {}, []) if source != "seed" else ""
         if problem:
             continue
