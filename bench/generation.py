@@ -206,14 +206,40 @@ def run_edgefabric(server: LocalTeacherServer, samples: int, concurrency: int) -
         started = time.perf_counter()
         summary = generate(config, Path(out), endpoint=server.endpoint("embedded:smollm2-135m"))
         elapsed = time.perf_counter() - started
+        records = [json.loads(line) for line in (Path(out) / "samples.jsonl").read_text().splitlines() if line.strip()]
+    grounded = grounded_counts([r.get("messages") or [] for r in records])
     return {
         "accepted": summary.accepted,
+        **grounded,
+        "grounded_per_min": round(grounded["grounded"] / elapsed * 60, 3),
         "attempts": summary.attempts,
         "seconds": round(elapsed, 1),
         "per_min": round(summary.accepted / elapsed * 60, 3),
         "teacher_calls": summary.card["usage"]["calls"],
         "completion_tokens": summary.card["usage"]["completion_tokens"],
     }
+
+
+def grounded_counts(conversations: list[list[dict[str, Any]]]) -> dict[str, int]:
+    """How many conversations (OpenAI message dicts) pass EdgeFabric's grounding stage: "grounded" counts
+    every such sample, "grounded_calling" those among them that make at least one call."""
+    from edgefabric.pipeline.generate.grounding import Grounder
+    from edgefabric.runtime.sandbox import load_toolbox
+    from edgefabric.schemas import Message
+
+    tools = list(load_toolbox(["math"]).specs)
+    grounder = Grounder()
+    grounded = calling = 0
+    for raw in conversations:
+        try:
+            messages = [Message.model_validate(m) for m in raw]
+        except ValueError:
+            continue
+        if not messages or not grounder.check_messages(messages, tools).passed:
+            continue
+        grounded += 1
+        calling += any(m.tool_calls for m in messages)
+    return {"grounded": grounded, "grounded_calling": calling}
 
 
 def usable(line: str) -> bool:
@@ -269,8 +295,17 @@ def run_deepfabric(executable: Path, adapter: SchemaEnvelopeAdapter, samples: in
         elapsed = time.perf_counter() - started
         lines = dataset.read_text().splitlines() if dataset.exists() else []
         failed = [line for p in Path(out).glob("dataset_failures_*.jsonl") for line in p.read_text().splitlines()]
+    conversations = []
+    for line in lines:
+        try:
+            conversations.append(json.loads(line).get("messages") or [])
+        except ValueError:
+            conversations.append([])
+    grounded = grounded_counts(conversations)
     row: dict[str, Any] = {
         "accepted": len(lines),
+        **grounded,
+        "grounded_per_min": round(grounded["grounded"] / elapsed * 60, 3),
         "usable": sum(usable(line) for line in lines),
         "failed": len(failed),
         "seconds": round(elapsed, 1),
@@ -310,7 +345,10 @@ NOTE = (
     "batches). They do not make the same thing: EdgeFabric makes "
     "tool-calling samples (single / no_call mix, semantic judge off) and executes every tool call in its "
     "WebAssembly sandbox before accepting a sample; deepfabric makes basic conversations (conversation.type=basic) "
-    "without tools and executes nothing. The ratio is EdgeFabric's accepted samples per minute over deepfabric's, "
+    "without tools and executes nothing. 'grounded' counts the accepted samples that pass EdgeFabric's grounding "
+    "stage (every call's values follow from the request, a result or the schema), 'grounded_calling' those among "
+    "them that make a call: accepted-but-ungrounded samples are not a win. "
+    "The ratio is EdgeFabric's accepted samples per minute over deepfabric's, "
     "each counted as the tool itself accepts them (written to its dataset); wall time includes each tool's topic "
     "generation and start-up. deepfabric's 'usable' counts its accepted samples with a non-empty user and "
     "assistant message (the 135M teacher often fills its schema with empty ones); ratio_usable uses that count. "
@@ -387,11 +425,18 @@ def main(argv: list[str] | None = None) -> None:
             report["machine"]["load_avg_1m"] = round(load_after[0], 2)
             report["finished_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
             RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{'concurrency':>11} | {'edgefabric/min':>14} | {'deepfabric/min':>14} | {'ratio':>6}")
+    print(
+        f"\n{'concurrency':>11} | {'edgefabric/min':>14} | {'deepfabric/min':>14} | {'ratio':>6} | grounded/min ours, theirs"
+    )
     for row in rows:
         other = "n/a" if row["deepfabric"] is None else f"{row['deepfabric']['per_min']:.2f}"
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        print(f"{row['concurrency']:>11} | {row['edgefabric']['per_min']:>14.2f} | {other:>14} | {ratio:>6}")
+        grounded = f"{row['edgefabric']['grounded_per_min']:.2f}, " + (
+            "n/a" if row["deepfabric"] is None else f"{row['deepfabric']['grounded_per_min']:.2f}"
+        )
+        print(
+            f"{row['concurrency']:>11} | {row['edgefabric']['per_min']:>14.2f} | {other:>14} | {ratio:>6} | {grounded}"
+        )
     print(f"wrote {RESULTS}")
 
 
