@@ -111,6 +111,10 @@ class ScriptedTeacher:
             if key == "calls":
                 return [self._call(schema["items"], results) for _ in range(count)]
             return [self.instance(schema.get("items", {}), key) for _ in range(count)]
+        if kind == "string" and key == "request":
+            # A request that states every pinned value, so the calls it is paired with are grounded.
+            values = [str(v) for options in self.tool_arguments.values() for a in options for v in a.values()]
+            return f"{self.words()} with {' '.join(values)}".strip()
         if kind == "string":
             return self.words()[: schema.get("maxLength", 400)]
         if kind == "integer":

@@ -34,7 +34,8 @@ def _config(server: TeacherServer, kinds: dict[str, float], num_samples: int, **
             "teacher": {"model": "scripted", "api_base": server.url, "concurrency": 3, "max_retries": 2, **teacher},
             "tools": {"builtin": [], "modules": [str(TOOLS_MODULE)]},
             "topics": {"prompt": "Numbers and words", "depth": 1, "degree": 3},
-            "generation": {"num_samples": num_samples, "kinds": kinds, "seed": 3},
+            # The scripted teacher picks calls at random, so back-translation is tested on its own below.
+            "generation": {"num_samples": num_samples, "kinds": kinds, "seed": 3, "cycle_check": "off"},
         }
     )
 
@@ -55,7 +56,7 @@ def test_a_run_writes_verified_samples_with_real_results_splits_and_a_card(
     kinds = {s.metadata.kind for s in samples}
     assert kinds == set(ALL_KINDS)
     for sample in samples:
-        assert [v.stage for v in sample.metadata.verification] == ["format", "execution", "semantic"]
+        assert [v.stage for v in sample.metadata.verification] == ["format", "execution", "grounding", "semantic"]
         assert all(v.passed for v in sample.metadata.verification)
         results = {m.tool_call_id: m.content for m in sample.messages if m.role == "tool"}
         for call in sample.tool_calls:
@@ -158,3 +159,46 @@ def test_a_real_kill_mid_run_then_resume_loses_and_repeats_nothing(server: Teach
     assert after[: len(before)] == before  # nothing written before the kill was lost or changed
     ids = [json.loads(line)["id"] for line in after]
     assert len(ids) == len(set(ids)) == 40
+
+
+def test_the_cycle_check_keeps_samples_whose_calls_follow_from_the_request_alone(
+    server: TeacherServer, tmp_path: Path
+) -> None:
+    config = _config(server, {"single": 1}, 2)
+    config.generation.cycle_check = "on"
+    server.script.tool_arguments = {"shout": [{"text": "hello"}]}  # the only call: back-translation finds it
+    generate(config, tmp_path, backoff_base_s=0.01)
+    samples = read_samples(tmp_path / "samples.jsonl").samples
+    assert len(samples) == 2
+    for sample in samples:
+        assert [v.stage for v in sample.metadata.verification] == [
+            "format",
+            "execution",
+            "grounding",
+            "cycle",
+            "semantic",
+        ]
+
+
+def test_the_cycle_check_rejects_a_sample_the_teacher_cannot_back_translate(
+    server: TeacherServer, tmp_path: Path
+) -> None:
+    def answer(schema: dict[str, Any], body: dict[str, Any]) -> Any:
+        prompt = str(body["messages"][-1].get("content") or "")
+        if "Make the tool call(s) the user asks for" in prompt:
+            return {"calls": [{"name": "shout", "arguments": {"text": "something else"}}]}
+        return None
+
+    config = _config(server, {"single": 1}, 2)
+    config.generation.cycle_check = "on"
+    server.script.tool_arguments = {"shout": [{"text": "hello"}]}
+    server.script.responder = answer
+    summary = generate(config, tmp_path, backoff_base_s=0.01)
+    rejects = read_rejects(tmp_path / "rejects.jsonl")
+    assert summary.accepted == 0 and rejects
+    assert {r.stage for r in rejects} == {"cycle"}
+    assert rejects[0].reason == (
+        'from the request alone the teacher made shout({"text": "something else"}); the sample holds shout({"text": "hello"})'
+    )
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["kind_shortfalls"]["single"]["accepted"] == 0  # the short kind is named, not filled
