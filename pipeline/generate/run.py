@@ -373,6 +373,8 @@ async def _generate(
         counts_text = f"{counts['accepted']}/{counts['quota']} accepted after {counts['tries']} tries"
         on_event(Note(STAGE, f"kind {short_kind}: {counts_text}; most common reject: {reason}", level="warning"))
     summary = _finish(config, out_dir, graph, teacher, sources, started, attempts, planner.quotas, shortfalls)
+    for warning in summary.card["diversity"]["warnings"]:
+        on_event(Note(STAGE, f"low diversity: {warning} (card.md lists every parameter)", level="warning"))
     on_event(
         StageDone(
             STAGE,
