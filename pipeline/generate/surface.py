@@ -104,6 +104,9 @@ def _expression_in_words(text: str) -> str:
     square_root = re.fullmatch(r"sqrt\((\d+)\)", text)
     if square_root:
         return f"the square root of {square_root.group(1)}"
+    share = re.fullmatch(r"0\.(\d+) \* (\d+)", text)
+    if share:
+        return f"{round(float('0.' + share.group(1)) * 100):g}% of {share.group(2)}"
     if "(" in text:
         return text  # words lose the grouping
     for symbol, words in _OPERATOR_WORDS:

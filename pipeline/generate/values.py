@@ -153,8 +153,10 @@ def _expression(rng: random.Random) -> str:
         return f"({operand()} {rng.choice(ops[:2])} {operand()}) {rng.choice(ops[2:])} {operand()}"
     if shape < 0.85:
         return f"{operand()} {rng.choice(ops)} {operand()} {rng.choice(ops)} {operand()}"
-    if shape < 0.93:
+    if shape < 0.9:
         return f"sqrt({rng.choice([4, 9, 16, 25, 36, 49, 64, 81, 100, 121, 144, 169, 196, 225, 400, 625])})"
+    if shape < 0.95:  # a percentage of an amount, as users ask it ("15% of 240")
+        return f"{rng.choice([5, 10, 12, 15, 18, 20, 25, 30, 40, 75]) / 100} * {operand()}"
     return f"{rng.randint(2, 9)} ** {rng.randint(2, 6)}"
 
 
