@@ -6,20 +6,21 @@ it: it pairs requests with calls they never ask for. Here the order is reversed:
 1. the calls are drawn (tool in proportion, arguments from the schema and the value
    pools, see draw.py) and run in a fresh sandbox session; a draw whose call fails is
    drawn again (at most `MAX_DRAWS` times);
-2. the teacher writes the user's message for exactly those calls, in a drawn style
-   (casual, terse, polite, with context, no capitals, in a hurry);
-3. the message is varied further without a teacher (lower case, a typo in a word
-   that carries no value, a number written as words);
-4. grounding (grounding.py) checks that every value follows from the message; when
-   it does not, the teacher tries again (at most `REQUEST_TRIES` messages);
-   a message form that passed is cached for its task shape (values.json) and reused
-   for later samples of that shape, so a slow teacher writes each form once;
-5. the teacher writes the final answer from the real results.
+2. each value is written the way users write it (surface.py) into a plain task
+   ("Convert a quantity between units: 12 from km to mi"), and the teacher rewrites
+   that task as the user's message in a drawn style (casual, terse, polite, ...);
+3. grounding (grounding.py) checks that every value follows from the message. A
+   rewrite that passes is cached as a form of its task shape ("how many {C} is {A}
+   {B}?", values.json) and later samples of that shape reuse the forms, so a slow
+   teacher writes each form once; after `REQUEST_TRIES` failed rewrites the plain task
+   itself is used. Cheap variations follow (a typo in a word that carries no value, lower
+   case, a number in words), and grounding checks the final text again;
+4. the teacher writes the final answer from the real results.
 
 Every kind follows this: parallel draws two calls of different tools; multi_step
-feeds a value of the first call's real result into the second call; error_recovery
-runs a mistaken version of the call first (its real error stays in the trace);
-no_call asks for small talk or a near-miss the tools cannot serve.
+feeds a value of the first call's real result into a call of another tool;
+error_recovery runs a mistaken version of the call first (its real error stays in the
+trace); no_call asks the teacher for small talk or a near miss the tools cannot serve.
 """
 
 from __future__ import annotations
@@ -288,27 +289,14 @@ def vary_request(text: str, values_text: str, rng: random.Random) -> str:
 
 
 _MARKUP = re.compile(r"[{}\[\]<>#*|]|https?://|\\n")
-ECHO_SIMILARITY = 0.9  # a message this close to the task line is an echo, not a user's words
 
 
-def _not_a_message(text: str, tasks: list[str], slots: dict[str, str], param_names: list[str]) -> str:
-    """Why `text` is no user's message (markup, too short, an echo of the task or of parameter
-    names such as "from unit"), or ""."""
+def _not_a_message(text: str) -> str:
+    """Why `text` is no user's message (markup, or too short to be a request), or ""."""
     if _MARKUP.search(text):
         return f"the teacher's message holds markup, not a user's words: {text[:200]!r}"
     if len(re.findall(r"[A-Za-z]{2,}", text)) < 3:
         return f"the teacher's message is too short to be a request: {text[:200]!r}"
-    lowered = text.lower()
-    echoed = [name for name in param_names if " " in name and name in lowered]
-    if echoed:
-        return f"the teacher's message repeats the parameter name {echoed[0]!r}: {text[:200]!r}"
-    from edgefabric.pipeline.generate.similarity import similarity
-
-    for task in tasks:
-        for name, value in slots.items():
-            task = task.replace(f"{{{name}}}", value)
-        if similarity(text, task) >= ECHO_SIMILARITY:
-            return f"the teacher's message only repeats the task: {text[:200]!r}"
     return ""
 
 
@@ -326,7 +314,7 @@ async def _no_call_request(
         style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]
         prompt = prompts.no_call_prompt(planned.topic.path, tools, style, near_miss=rng.random() < 0.5)
         request = vary_request(await _teacher_request(teacher, prompt, usage), "", rng)
-        problem = _not_a_message(request, [], {}, [])
+        problem = _not_a_message(request)
         if not problem:
             twin = is_duplicate(request)
             if twin is None:
@@ -385,7 +373,7 @@ async def _call_request(
             style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]
             prompt = prompts.rewrite_request_prompt(planned.topic.path, seed, style, planned.kind)
             text, source = await _teacher_request(teacher, prompt, usage), "teacher"
-        problem = _not_a_message(text, [], {}, []) if source != "seed" else ""
+        problem = _not_a_message(text) if source != "seed" else ""
         if problem:
             continue
         request = vary_request(text, values_text, rng)

@@ -1,11 +1,11 @@
 """How a user writes a value: "7:30 pm" for "19:30", "March 14" for "2026-03-14", "seven" for 7.
 
-Call-first generation asks the teacher for a message with placeholders ({A}, {B}, ...)
-where the values go, then fills each placeholder with one of the spellings users
-write. That keeps a small teacher's sentence and a drawn value apart: the teacher
-cannot garble the value, and the student sees the many ways one value is written.
-Every spelling here is one that grounding (grounding.py) reads back to the same value,
-and grounding checks the result anyway.
+Call-first generation writes each drawn value in one of these spellings into the plain
+task the teacher rewrites, so the student sees the many ways one value is written. A
+placeholder ({A}, {B}, ...) marks where each value stands, so a rewrite that keeps the
+values can be turned back into a reusable form (callfirst.form_of). Every spelling
+here is one that grounding (grounding.py) reads back to the same value, and grounding
+checks the result anyway (a property test holds it to that).
 """
 
 from __future__ import annotations
