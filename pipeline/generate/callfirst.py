@@ -53,13 +53,14 @@ from edgefabric.pipeline.generate.usage import Usage
 from edgefabric.pipeline.generate.values import ValuePools, concrete
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
-MAX_DRAWS = 20  # a draw costs a sandbox call (milliseconds), not a teacher call
+MAX_DRAWS = 40  # a draw costs a sandbox call (milliseconds), not a teacher call
 REQUEST_TRIES = 3
 # Message forms ("can you work out {A} for me?") are cached per task shape, like value lists:
 # a shape with this many forms reuses one, and still asks for a new one at this rate.
 TEMPLATES_PER_TASK = 3
 NEW_TEMPLATE_RATE = 0.25
 ANSWER_MAX_TOKENS = 96
+REQUEST_MAX_TOKENS = 72  # a user's request is short; a small teacher that rambles is cut off early
 STYLES = (
     "as a short, casual message",
     "as a terse command",
@@ -396,7 +397,12 @@ async def _call_request(
 
 async def _teacher_request(teacher: Teacher, prompt: list[dict[str, Any]], usage: Usage) -> str:
     reply = await teacher.structured(
-        prompt, prompts.REQUEST_SCHEMA, prompts.RequestReply, name="user request", usage=usage
+        prompt,
+        prompts.REQUEST_SCHEMA,
+        prompts.RequestReply,
+        name="user request",
+        max_tokens=REQUEST_MAX_TOKENS,
+        usage=usage,
     )
     return reply.request.strip()
 
