@@ -364,6 +364,7 @@ async def _call_request(
     mistakes = frozenset(e.call.id for turn in trace.turns for e in turn if e.deliberate_mistake and e.call.id)
     values_text = " ".join(json.dumps(e.call.arguments, ensure_ascii=False) for e in calls)
     problem = ""
+    messages: list[Message] = []
     for attempt in range(REQUEST_TRIES + 1):
         known = pools.lists.get(shape, [])
         if attempt == REQUEST_TRIES:
@@ -392,7 +393,7 @@ async def _call_request(
             continue
         return request, messages, source
     stage = "dedup" if problem.startswith("the user request nearly repeats") else "grounding"
-    raise SampleRejected(stage, problem)
+    raise SampleRejected(stage, problem, messages)  # the last try's messages: the card re-checks them
 
 
 async def _teacher_request(teacher: Teacher, prompt: list[dict[str, Any]], usage: Usage) -> str:
