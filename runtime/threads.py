@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,13 +44,13 @@ class ThreadPlan:
     load: float
 
     def describe(self) -> str:
-        """One line for logs and reports, e.g. `1 thread (batch 1; 2 physical cores, reserve 1, load 0.4)`."""
+        """One line for logs and reports, e.g. `1 thread (batch 1; 2 physical cores, reserve 1, others busy 0.4)`."""
         noun = "thread" if self.generation == 1 else "threads"
         if self.source == "override":
             return f"{self.generation} {noun} (override)"
         return (
             f"{self.generation} {noun} (batch {self.batch}; {self.physical_cores} physical cores, "
-            f"reserve {self.reserve}, load {self.load:.1f})"
+            f"reserve {self.reserve}, others busy {self.load:.1f})"
         )
 
 
@@ -71,14 +72,14 @@ def plan_threads(
     """Decide a context's generation and batch thread counts.
 
     physical_cores: physical cores this process may run on (>= 1; smaller values count as 1).
-    load: runnable processes elsewhere on the machine (the 1-minute load average, our own process not
-    yet started); each whole unit takes one core away, fractions round down.
+    load: cores' worth of CPU other processes use (`current_load()`); each whole unit takes one
+    core away, fractions round down.
     cap: the most threads the caller wants (a device profile's `threads`); None for no cap.
     override: an explicit count (`--threads`); it wins over everything, including the core count.
     reserve: cores always left free; `default_reserve(physical_cores)` when None.
 
-    Returns at least one thread; without an override never more than `physical_cores - reserve`
-    (or 1 when that is zero). The batch count equals the generation count: prompt evaluation hits
+    Returns `physical_cores - reserve - floor(load)`, at least one thread, at most `cap`; without an
+    override never more than `physical_cores - reserve` (or 1 when that is zero). The batch count equals the generation count: prompt evaluation hits
     the same spin-wait barriers, and a core taken after the context starts costs it just as much.
     Raises ValueError for an override below 1.
     """
@@ -89,7 +90,7 @@ def plan_threads(
             raise ValueError(f"thread override must be >= 1, got {override}")
         return ThreadPlan(override, override, "override", physical, keep, max(0.0, load))
     busy = math.floor(max(0.0, load))
-    free = min(physical - keep, physical - busy)
+    free = physical - keep - busy  # the reserve stays free on top of what others already use
     count = max(1, free)
     if cap is not None:
         count = max(1, min(count, cap))
@@ -146,8 +147,36 @@ def machine_cores() -> int:
     return max(1, count)
 
 
-def current_load() -> float:
-    """The 1-minute load average (runnable processes), or 0.0 where the OS has none."""
+def _proc_stat_busy() -> float | None:
+    """CPU-seconds all CPUs have spent busy since boot (/proc/stat), or None where there is no such file."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    ticks = [int(x) for x in fields[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def current_load(window_s: float = 0.25) -> float:
+    """Cores' worth of CPU that other processes use now (>= 0.0).
+
+    On Linux: busy CPU time across the machine over `window_s` seconds (/proc/stat) minus this
+    process's own, divided by the window; so work this process just finished (a training run before an
+    evaluation) does not count, as it would in the 1-minute load average. Elsewhere: the 1-minute load
+    average, or 0.0 where the OS has none. Costs `window_s` of wall time on Linux.
+    """
+    first, own = _proc_stat_busy(), os.times()
+    if first is not None:
+        start = time.monotonic()
+        time.sleep(window_s)
+        second, own_after = _proc_stat_busy(), os.times()
+        elapsed = time.monotonic() - start
+        if second is not None and elapsed > 0:
+            mine = (own_after.user + own_after.system) - (own.user + own.system)
+            return max(0.0, (second - first - mine) / elapsed)
     try:
         return float(os.getloadavg()[0])
     except (AttributeError, OSError):
@@ -174,10 +203,11 @@ def set_override(threads: int | None) -> None:
 
 
 def thread_plan(cap: int | None = None, *, override: int | None = None) -> ThreadPlan:
-    """The policy applied to this machine now: `plan_threads(machine_cores(), load=current_load(), ...)`.
+    """The policy applied to this machine now: `plan_threads(machine_cores(), load=current_load(), ...)`
+    (about 0.25 s on Linux, for the load sample; nothing is sampled when an override applies).
 
     override: an explicit count; when None, `EDGEFABRIC_THREADS` is used if set.
     """
-    return plan_threads(
-        machine_cores(), load=current_load(), cap=cap, override=override if override is not None else env_override()
-    )
+    chosen = override if override is not None else env_override()
+    load = current_load() if chosen is None else 0.0
+    return plan_threads(machine_cores(), load=load, cap=cap, override=chosen)

@@ -103,3 +103,10 @@ def test_plain_progress_rate_and_eta_from_the_clock() -> None:
     now[0] = 160.0
     assert lines.update("eval", 2, 4) == "eval 2/4 (50%), 2.0/min, ETA 60 s"
     assert out.getvalue().count("\n") == 2
+
+
+def test_threads_below_one_is_refused(tmp_path: Path, scripted: dict[str, Any]) -> None:
+    _cases(tmp_path / "test.jsonl")
+    result = CliRunner().invoke(app, ["eval", "scripted", "--samples", str(tmp_path / "test.jsonl"), "--threads", "0"])
+    assert result.exit_code != 0
+    assert "plan" not in scripted  # nothing was loaded

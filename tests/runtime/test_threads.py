@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edgefabric.runtime import threads
@@ -31,8 +33,10 @@ def test_two_cores_leave_one_free_even_when_idle() -> None:
 
 def test_load_takes_whole_cores_away() -> None:
     assert plan_threads(8, load=0.0).generation == 7
-    assert plan_threads(8, load=2.9).generation == 6
-    assert plan_threads(8, load=3.0).generation == 5
+    assert plan_threads(8, load=0.9).generation == 7
+    assert plan_threads(8, load=2.9).generation == 5
+    assert plan_threads(8, load=3.0).generation == 4
+    assert plan_threads(8, load=30.0).generation == 1
     assert plan_threads(16, load=0.0).generation == 14  # reserve 2 on 16 cores
 
 
@@ -63,7 +67,22 @@ def test_environment_override_reaches_profiles(monkeypatch: pytest.MonkeyPatch) 
         threads.env_override()
 
 
-def test_machine_cores_is_positive_and_within_logical_count() -> None:
+def test_machine_facts_are_in_range() -> None:
     import os
 
     assert 1 <= threads.machine_cores() <= (os.cpu_count() or 1)
+    # Others' CPU use, sampled: never negative, never (much) more than every logical CPU busy.
+    assert 0.0 <= threads.current_load(0.1) <= (os.cpu_count() or 1) + 0.5
+
+
+def test_teacher_server_takes_the_policy_and_the_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from edgefabric.pipeline.generate.local_server import LocalTeacherServer
+
+    monkeypatch.setenv(OVERRIDE_ENV, "")
+    monkeypatch.setattr(threads, "machine_cores", lambda: 8)
+    monkeypatch.setattr(threads, "current_load", lambda: 2.0)
+    server = LocalTeacherServer(tmp_path / "x.gguf")  # nothing starts until start()
+    assert (server.n_threads, server.n_threads_batch) == (5, 5)
+    assert LocalTeacherServer(tmp_path / "x.gguf", n_threads=3).n_threads == 3
+    monkeypatch.setenv(OVERRIDE_ENV, "2")
+    assert LocalTeacherServer(tmp_path / "x.gguf").n_threads == 2
