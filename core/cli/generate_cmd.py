@@ -53,7 +53,9 @@ class StageView:
                 stats = f"accept {m['accept_rate']:.0%}, {m['samples_per_min']:.1f}/min{eta}"
             self.progress.update(self.tasks[event.stage], completed=event.done, total=event.total, stats=stats)
             if self.lines is not None:
-                self.lines.update(event.stage, event.done, event.total, stats)
+                # The line has its own rate and ETA; only the accept rate is added.
+                accept = f"accept {m['accept_rate']:.0%}" if "accept_rate" in m else ""
+                self.lines.update(event.stage, event.done, event.total, accept)
         elif isinstance(event, ItemDone) and not event.payload.get("accepted", True):
             self.console.print(
                 f"[yellow]rejected[/] {event.payload.get('kind')}: {event.payload.get('stage')}: "

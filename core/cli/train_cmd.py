@@ -49,7 +49,7 @@ class TrainView:
                 parts.append(f"RSS {m['rss_mb'] / 1024:.1f} GB")
             self.progress.update(self.task, completed=event.done, total=event.total, stats=", ".join(parts))
             if self.lines is not None:
-                self.lines.update("train", event.done, event.total, ", ".join(parts))
+                self.lines.update("train", event.done, event.total, ", ".join(p for p in parts if "ETA" not in p))
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
             self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)

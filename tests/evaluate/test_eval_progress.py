@@ -110,3 +110,30 @@ def test_threads_below_one_is_refused(tmp_path: Path, scripted: dict[str, Any]) 
     result = CliRunner().invoke(app, ["eval", "scripted", "--samples", str(tmp_path / "test.jsonl"), "--threads", "0"])
     assert result.exit_code != 0
     assert "plan" not in scripted  # nothing was loaded
+
+
+def test_generate_and_train_views_write_one_line_per_unit() -> None:
+    from rich.console import Console
+
+    from edgefabric.cli.generate_cmd import StageView, stage_progress
+    from edgefabric.cli.train_cmd import TrainView
+    from edgefabric.events import Progress, StageStarted
+
+    now = [0.0]
+    out = io.StringIO()
+    lines = PlainProgress(stream=out, clock=lambda: now[0])
+    console = Console(file=io.StringIO())
+    progress = stage_progress(console)
+    stages, train = StageView(console, progress, lines), TrainView(console, progress, lines)
+    stages(StageStarted("samples", total=2))
+    train(StageStarted("train", total=2))
+    for done in (1, 2):
+        now[0] += 30.0
+        stages(Progress("samples", done, 2, {"accept_rate": 0.5, "samples_per_min": 2.0, "eta_s": 30.0}))
+        train(Progress("train", done, 2, {"loss": 1.5, "eta_s": 30.0}))
+    assert out.getvalue().splitlines() == [
+        "samples 1/2 (50%), 2.0/min, ETA 30 s, accept 50%",
+        "train 1/2 (50%), 2.0/min, ETA 30 s, loss 1.500",
+        "samples 2/2 (100%), 2.0/min, ETA 0 s, accept 50%",
+        "train 2/2 (100%), 2.0/min, ETA 0 s, loss 1.500",
+    ]
