@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,10 @@ def test_teacher_server_takes_the_policy_and_the_override(monkeypatch: pytest.Mo
     assert LocalTeacherServer(tmp_path / "x.gguf", n_threads=3).n_threads == 3
     monkeypatch.setenv(OVERRIDE_ENV, "2")
     assert LocalTeacherServer(tmp_path / "x.gguf").n_threads == 2
+
+
+@pytest.mark.slow
+def test_the_llama_cpp_backend_applies_the_plan(smollm: Any) -> None:
+    assert smollm.threads.source in ("policy", "override")
+    assert (smollm.llm.n_threads, smollm.llm.n_threads_batch) == (smollm.threads.generation, smollm.threads.batch)
+    assert smollm.threads.generation <= max(1, threads.machine_cores() - default_reserve(threads.machine_cores()))
