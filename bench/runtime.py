@@ -3,8 +3,15 @@ called directly (same GGUF, prompt, context and threads; the overhead must stay 
 first tool call and eval samples/s with constrained decoding off and on.
 
     .venv/bin/python -m bench.runtime [--model embedded:smollm2-135m] [--runs 5] [--tokens 64]
+    .venv/bin/python -m bench.runtime --only contention --model embedded:gemma3-270m --tokens 32
 
-Prints a table and writes bench/results/runtime.json. Runs alternate between the two paths (so
+The contention row (issue 18) measures tokens/s idle and with one core kept busy by a CPU-bound
+helper process (it exits by itself after --helper-s seconds and the benchmark stops it as soon as
+the phase ends), for EdgeFabric's runtime (the thread policy), llama-cpp-python at its own default
+thread counts, and llama-cpp-python on every core (the collapse the policy avoids). Goal: with one
+core busy, EdgeFabric keeps at least 50% of its idle tokens/s.
+
+Prints a table and writes bench/results/runtime.json (`--only contention` updates just its row). Runs alternate between the two paths (so
 load from other processes hits both alike) and the best run of each is compared (timeit's
 convention); medians are recorded too.
 """
@@ -12,12 +19,14 @@ convention); medians are recorded too.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +55,101 @@ def _ours(backend: Any, tokens: int) -> tuple[float, int]:
     return time.perf_counter() - start, generation.stats.completion_tokens
 
 
+def busy_core(seconds: float) -> subprocess.Popen[bytes]:
+    """Start a helper that keeps one core busy (a pure-Python spin) and exits by itself after `seconds`."""
+    code = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def contention(
+    model: str, profile_name: str, tokens: int, runs: int, helper_s: float, console: Console
+) -> dict[str, Any]:
+    """Tokens/s idle and with one core busy, per path; `busy_over_idle` is the fraction kept (median of runs)."""
+    from llama_cpp import Llama
+
+    from edgefabric.runtime.backends import load_backend
+    from edgefabric.runtime.models import resolve_gguf
+    from edgefabric.runtime.profiles import get_profile
+
+    profile = get_profile(profile_name)
+    gguf = str(resolve_gguf(model))
+    ours = load_backend(model, profile=profile)  # contexts are made before the helper starts, as in real use
+    default = Llama(model_path=gguf, n_ctx=profile.context, verbose=False)
+    cores = os.cpu_count() or 1
+    every = Llama(model_path=gguf, n_ctx=profile.context, n_threads=cores, n_threads_batch=cores, verbose=False)
+    paths: dict[str, tuple[Callable[[], tuple[float, int]], int]] = {
+        "edgefabric": (lambda: _ours(ours, tokens), runs),
+        "llama_cpp_default": (lambda: _direct(default, tokens), runs),
+        "llama_cpp_every_core": (lambda: _direct(every, tokens), 1),  # one run: it can take a minute when busy
+    }
+    threads = {
+        "edgefabric": [ours.threads.generation, ours.threads.batch],
+        "llama_cpp_default": [default.n_threads, default.n_threads_batch],
+        "llama_cpp_every_core": [cores, cores],
+    }
+    for run, _ in paths.values():
+        run()  # warm: page cache, first-call allocations, the prompt's KV prefix
+    rows: dict[str, Any] = {name: {"threads": threads[name]} for name in paths}
+    load: dict[str, Any] = {}
+    for phase in ("idle", "one_core_busy"):
+        load[f"{phase}_before"] = os.getloadavg()
+        helper = busy_core(helper_s) if phase == "one_core_busy" else None
+        try:
+            if helper is not None:
+                time.sleep(1.0)  # let the helper take its core
+            for name, (run, count) in paths.items():
+                rates = []
+                for _ in range(count):
+                    seconds, made = run()
+                    rates.append(made / seconds)
+                rows[name][phase] = rates
+                console.log(f"{phase} {name}: " + ", ".join(f"{r:.1f}" for r in rates) + " tok/s")
+        finally:
+            if helper is not None:
+                helper.terminate()
+                helper.wait(timeout=10)
+        load[f"{phase}_after"] = os.getloadavg()
+    for row in rows.values():
+        idle, busy = statistics.median(row["idle"]), statistics.median(row["one_core_busy"])
+        row.update(idle_median=idle, busy_median=busy, busy_over_idle=busy / idle if idle else None)
+    ours.close()
+    return {
+        "model": model,
+        "profile": profile.name,
+        "tokens": tokens,
+        "runs": runs,
+        "helper": f"one pure-Python spin process, at most {helper_s:.0f} s, stopped by the benchmark",
+        "thread_plan": ours.threads.describe(),
+        "load_average": load,
+        "paths": rows,
+        "goal": "edgefabric busy_over_idle >= 0.5",
+        "goal_met": bool((rows["edgefabric"]["busy_over_idle"] or 0) >= 0.5),
+    }
+
+
+def _contention_table(row: dict[str, Any]) -> Table:
+    table = Table(title=f"contention: {row['model']} ({row['profile']}; {row['thread_plan']}), {row['tokens']} tokens")
+    for column in ("path", "threads (gen/batch)", "idle tok/s", "one core busy tok/s", "kept"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for name, path in row["paths"].items():
+        kept = path["busy_over_idle"]
+        table.add_row(
+            name,
+            "/".join(str(t) for t in path["threads"]),
+            f"{path['idle_median']:.1f}",
+            f"{path['busy_median']:.1f}",
+            f"{kept:.0%}" if kept is not None else "n/a",
+        )
+    return table
+
+
+def _write(update: dict[str, Any], replace: bool) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    data = {} if replace or not RESULTS.exists() else json.loads(RESULTS.read_text(encoding="utf-8"))
+    data.update(update)
+    RESULTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="embedded:smollm2-135m")
@@ -54,9 +158,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="laptop")
     parser.add_argument("--eval-tokens", type=int, default=24)
     parser.add_argument(
-        "--threads", type=int, default=None, help="Override the profile's threads (1 under heavy load)."
+        "--threads", type=int, default=None, help="Override the thread policy (EDGEFABRIC_THREADS) for our runtime."
     )
+    parser.add_argument("--only", choices=["all", "contention"], default="all")
+    parser.add_argument("--contention-runs", type=int, default=3)
+    parser.add_argument("--helper-s", type=float, default=300, help="Upper bound on the busy helper's life.")
     args = parser.parse_args(argv)
+
+    from edgefabric.runtime.threads import set_override
+
+    set_override(args.threads)
+    console = Console()
+    if args.only == "contention":
+        row = contention(args.model, args.profile, args.tokens, args.contention_runs, args.helper_s, console)
+        console.print(_contention_table(row))
+        _write({"contention": row}, replace=False)
+        console.print(f"wrote the contention row to {RESULTS}")
+        return
 
     from llama_cpp import Llama
 
@@ -68,15 +186,13 @@ def main(argv: list[str] | None = None) -> None:
     from edgefabric.runtime.sandbox import load_toolbox
     from edgefabric.schemas import Message
 
-    console = Console()
     profile = get_profile(args.profile)
-    if args.threads:
-        profile = dataclasses.replace(profile, threads=args.threads)
     ours = load_backend(args.model, profile=profile)
     direct = Llama(
         model_path=str(resolve_gguf(args.model)),
         n_ctx=profile.context,
-        n_threads=profile.effective_threads(),
+        n_threads=ours.threads.generation,
+        n_threads_batch=ours.threads.batch,
         n_batch=profile.batch,
         verbose=False,
     )
@@ -130,8 +246,9 @@ def main(argv: list[str] | None = None) -> None:
         }
         console.log(f"eval, constrained={mode}: {evals[mode]}")
     ours.close()
+    row = contention(args.model, args.profile, min(args.tokens, 32), args.contention_runs, args.helper_s, console)
 
-    table = Table(title=f"runtime bench: {args.model} ({profile.name}, {profile.effective_threads()} threads)")
+    table = Table(title=f"runtime bench: {args.model} ({profile.name}, {ours.threads.describe()})")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("llama-cpp-python direct, tok/s (best / median)", f"{direct_best:.1f} / {direct_med:.1f}")
@@ -145,34 +262,31 @@ def main(argv: list[str] | None = None) -> None:
         table.add_row(f"eval samples/s, constrained={mode}", f"{row['samples_per_s']:.3f}")
         table.add_row(f"eval overall, constrained={mode}", f"{(row['overall'] or 0) * 100:.1f}%")
     console.print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "model": args.model,
-                "profile": profile.name,
-                "threads": profile.effective_threads(),
-                "cpu_count": os.cpu_count(),
-                "machine": platform.platform(),
-                "load_average_at_end": os.getloadavg(),
-                "runs": args.runs,
-                "tokens": args.tokens,
-                "direct_tokens_per_s": direct_tps,
-                "ours_tokens_per_s": ours_tps,
-                "direct_median": direct_med,
-                "ours_median": ours_med,
-                "direct_best": direct_best,
-                "ours_best": ours_best,
-                "ratio_best": ours_best / direct_best,
-                "ratio_median": ours_med / direct_med,
-                "overhead_percent": overhead,
-                "time_to_first_call": first_call,
-                "eval": evals,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    console.print(_contention_table(row))
+    _write(
+        {
+            "model": args.model,
+            "profile": profile.name,
+            "threads": [ours.threads.generation, ours.threads.batch],
+            "cpu_count": os.cpu_count(),
+            "machine": platform.platform(),
+            "load_average_at_end": os.getloadavg(),
+            "runs": args.runs,
+            "tokens": args.tokens,
+            "direct_tokens_per_s": direct_tps,
+            "ours_tokens_per_s": ours_tps,
+            "direct_median": direct_med,
+            "ours_median": ours_med,
+            "direct_best": direct_best,
+            "ours_best": ours_best,
+            "ratio_best": ours_best / direct_best,
+            "ratio_median": ours_med / direct_med,
+            "overhead_percent": overhead,
+            "time_to_first_call": first_call,
+            "eval": evals,
+            "contention": row,
+        },
+        replace=True,
     )
     console.print(f"wrote {RESULTS}")
 

@@ -210,7 +210,12 @@ def _until_stop(tokens: list[int], stops: set[int]) -> list[int]:
 def gguf_generator(path: Path, stops: set[int], n_ctx: int = 2048) -> tuple[Generator, Any]:
     from llama_cpp import Llama
 
-    llm = Llama(str(path), n_ctx=n_ctx, n_threads=None, verbose=False, logits_all=False)
+    from edgefabric.runtime.threads import thread_plan
+
+    plan = thread_plan()
+    llm = Llama(
+        str(path), n_ctx=n_ctx, n_threads=plan.generation, n_threads_batch=plan.batch, verbose=False, logits_all=False
+    )
 
     def generate(ids: list[int], n: int) -> list[int]:
         llm.reset()

@@ -6,10 +6,10 @@ context window, memory cap) so the figures say something about the target device
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from edgefabric.errors import EdgeFabricError
+from edgefabric.runtime.threads import ThreadPlan, thread_plan
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,14 @@ class DeviceProfile:
     max_tokens: int  # generation budget per step
     batch: int = 256  # prompt tokens evaluated per llama.cpp batch
 
+    def thread_plan(self) -> ThreadPlan:
+        """Thread counts for a context under this profile: `threads` is a cap (what the device has), and
+        the machine's thread policy (`edgefabric.runtime.threads`) never gives more than it can spare."""
+        return thread_plan(cap=self.threads)
+
     def effective_threads(self) -> int:
-        """Never more threads than this machine has cores: oversubscription only slows llama.cpp down."""
-        return max(1, min(self.threads, os.cpu_count() or 1))
+        """Generation threads under this profile on this machine (see `thread_plan`)."""
+        return self.thread_plan().generation
 
 
 PROFILES: dict[str, DeviceProfile] = {

@@ -12,6 +12,11 @@ from rich.markup import escape
 from edgefabric.errors import EdgeFabricError
 
 CONSTRAIN_HELP = "Constrained decoding of calls (llama.cpp grammar): off, auto (call or answer), required."
+THREADS_HELP = (
+    "Inference threads, overriding the thread policy (physical cores minus a reserve and the current load, "
+    "capped by the profile) and EDGEFABRIC_THREADS."
+)
+QUIET_HELP = "No progress lines when the output is not a terminal."
 
 
 def load_tools(sets: Sequence[str]) -> Any:
@@ -40,12 +45,16 @@ def chat(
     message: list[str] = typer.Option([], "--message", "-m", help="Send this and exit (repeatable); no prompt."),
     system: str | None = typer.Option(None, help="A system prompt."),
     max_tokens: int | None = typer.Option(None, min=1, help="Tokens per step (default: the profile's)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ) -> None:
     """Chat with a model; tool calls are shown as they execute in the sandbox."""
     from edgefabric.runtime.agent import Agent, ExecutedCall
     from edgefabric.runtime.backends import guess_family, load_backend
     from edgefabric.runtime.profiles import get_profile
+    from edgefabric.runtime.threads import set_override
     from edgefabric.schemas import Message
+
+    set_override(threads)
 
     console = Console()
     check_choice(constrained, ("off", "auto", "required"), "--constrained")

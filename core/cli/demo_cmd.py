@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from edgefabric.cli.chat_cmd import QUIET_HELP, THREADS_HELP
 from edgefabric.cli.generate_cmd import StageView, stage_progress
+from edgefabric.cli.plain_progress import PlainProgress, plain_progress
 from edgefabric.cli.train_cmd import TrainView
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, ItemDone, StageDone, StageStarted
@@ -20,9 +22,9 @@ from edgefabric.events import Event, ItemDone, StageDone, StageStarted
 class DemoView:
     """Training events go to the training bar (loss, tokens/s, memory); every other stage gets its own bar."""
 
-    def __init__(self, console: Console, progress: Progress) -> None:
-        self.stages = StageView(console, progress)
-        self.train = TrainView(console, progress)
+    def __init__(self, console: Console, progress: Progress, lines: PlainProgress | None = None) -> None:
+        self.stages = StageView(console, progress, lines)
+        self.train = TrainView(console, progress, lines)
         self.console = console
         self.progress = progress
 
@@ -47,6 +49,8 @@ def demo(
     headless: bool = typer.Option(
         False, "--headless", help="Run the whole journey here with progress bars instead of opening fabric-tui."
     ),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Generate -> train -> export -> evaluate on the embedded models, offline; run again to resume.
 
@@ -54,6 +58,9 @@ def demo(
     artifact is; without it, it opens fabric-tui on the demo project.
     """
     from edgefabric.journey import load_reports, prepare_project, run_journey
+    from edgefabric.runtime.threads import set_override
+
+    set_override(threads)  # inherited by the teacher server and each evaluation process
 
     console = Console()
     if not headless:
@@ -66,7 +73,7 @@ def demo(
         # The CLI never imports the TUI (the TUI depends on the CLI's stages, not the other way).
         raise typer.Exit(subprocess.call([sys.executable, "-m", "edgefabric.tui", str(project)]))
     with stage_progress(console) as progress:
-        result = run_journey(project, on_event=DemoView(console, progress))
+        result = run_journey(project, on_event=DemoView(console, progress, plain_progress(console, quiet)))
 
     from edgefabric.pipeline.evaluate.report import compare_table
 

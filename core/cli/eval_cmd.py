@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from edgefabric.cli.chat_cmd import CONSTRAIN_HELP, check_choice, load_tools
+from edgefabric.cli.chat_cmd import CONSTRAIN_HELP, QUIET_HELP, THREADS_HELP, check_choice, load_tools
+from edgefabric.cli.plain_progress import plain_progress
 from edgefabric.errors import EdgeFabricError
 
 
@@ -41,13 +42,17 @@ def run(
     max_steps: int = typer.Option(4, min=1, max=16),
     max_tokens: int | None = typer.Option(None, min=1, help="Tokens per step (default: the profile's)."),
     out: Path = typer.Option(Path("eval-report.json"), "--out", "-o", help="Where to write the JSON report."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Run MODEL on held-out samples and/or BFCL-layout files and print every metric."""
     from edgefabric.pipeline.evaluate import Evaluator, load_bfcl_cases, load_sample_cases
     from edgefabric.pipeline.evaluate.report import print_report, save_report
     from edgefabric.runtime.backends import guess_family, load_backend
     from edgefabric.runtime.profiles import get_profile
+    from edgefabric.runtime.threads import set_override
 
+    set_override(threads)
     if not samples and not bfcl:
         raise EdgeFabricError("nothing to evaluate", "pass --samples test.jsonl and/or --bfcl questions.json")
     if answers is not None and len(bfcl) != 1:
@@ -78,13 +83,19 @@ def run(
         transient=True,
     ) as bar:
         task = bar.add_task("eval", total=len(cases), rate="")
+        lines = plain_progress(console, quiet)
+        if lines is not None:
+            lines.start("eval")
 
         def on_event(event: Any) -> None:
             from edgefabric.events import Progress as ProgressEvent
 
             if isinstance(event, ProgressEvent):
                 rate = event.metrics.get("pass_rate")
-                bar.update(task, completed=event.done, rate=f"pass {rate:.0%}" if rate is not None else "")
+                shown = f"pass {rate:.0%}" if rate is not None else ""
+                bar.update(task, completed=event.done, rate=shown)
+                if lines is not None:
+                    lines.update("eval", event.done, event.total or len(cases), shown)
 
         report = evaluator.run(
             cases,

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from edgefabric.cli.chat_cmd import QUIET_HELP, THREADS_HELP
+from edgefabric.cli.plain_progress import PlainProgress, plain_progress
 from edgefabric.config import load_config
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
@@ -31,15 +33,18 @@ def stage_progress(console: Console) -> Progress:
 class StageView:
     """Renders the generation events: one bar per stage, notes and rejects as lines above it."""
 
-    def __init__(self, console: Console, progress: Progress) -> None:
+    def __init__(self, console: Console, progress: Progress, lines: PlainProgress | None = None) -> None:
         self.console = console
         self.progress = progress
+        self.lines = lines
         self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageStarted):
             self.console.print(f"[bold]{event.stage}[/]: {event.detail}", highlight=False)
             self.tasks[event.stage] = self.progress.add_task(event.stage, total=event.total, stats="")
+            if self.lines is not None:
+                self.lines.start(event.stage)
         elif isinstance(event, ProgressEvent) and event.stage in self.tasks:
             m = event.metrics
             stats = ""
@@ -47,6 +52,10 @@ class StageView:
                 eta = f", ETA {m['eta_s'] / 60:.1f} min" if "eta_s" in m else ""
                 stats = f"accept {m['accept_rate']:.0%}, {m['samples_per_min']:.1f}/min{eta}"
             self.progress.update(self.tasks[event.stage], completed=event.done, total=event.total, stats=stats)
+            if self.lines is not None:
+                # The line has its own rate and ETA; only the accept rate is added.
+                accept = f"accept {m['accept_rate']:.0%}" if "accept_rate" in m else ""
+                self.lines.update(event.stage, event.done, event.total, accept)
         elif isinstance(event, ItemDone) and not event.payload.get("accepted", True):
             self.console.print(
                 f"[yellow]rejected[/] {event.payload.get('kind')}: {event.payload.get('stage')}: "
@@ -70,16 +79,24 @@ def generate(
         False, "--resume", help="Continue a run in --out; nothing written is lost or repeated."
     ),
     num_samples: int | None = typer.Option(None, "--num-samples", min=1, help="Override generation.num_samples."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Generate a verified tool-calling dataset: topics, real tool execution, splits and a card."""
     from edgefabric.pipeline.generate.run import generate as run_generation
+    from edgefabric.runtime.threads import set_override
 
+    set_override(threads)
     config = load_config(config_path)
     out_dir = out or Path("datasets") / config.name
     console = Console()
     with stage_progress(console) as progress:
         summary = run_generation(
-            config, out_dir, resume=resume, num_samples=num_samples, on_event=StageView(console, progress)
+            config,
+            out_dir,
+            resume=resume,
+            num_samples=num_samples,
+            on_event=StageView(console, progress, plain_progress(console, quiet)),
         )
     card = summary.card
     console.print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from edgefabric.cli.chat_cmd import load_tools
+from edgefabric.cli.chat_cmd import THREADS_HELP, load_tools
 from edgefabric.errors import EdgeFabricError
 
 
@@ -17,11 +17,15 @@ def serve(
     profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on; 0.0.0.0 exposes it to your network."),
     port: int = typer.Option(8080, min=1, max=65535),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ) -> None:
     """Serve /v1/chat/completions (with tools, streaming or not) for existing OpenAI clients."""
     from edgefabric.runtime.backends import guess_family, load_backend
     from edgefabric.runtime.server import create_app
     from edgefabric.runtime.server import serve as run_server
+    from edgefabric.runtime.threads import set_override
+
+    set_override(threads)
 
     console = Console()
     if host not in ("127.0.0.1", "localhost", "::1"):

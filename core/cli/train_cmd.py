@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
+from edgefabric.cli.chat_cmd import QUIET_HELP
 from edgefabric.cli.generate_cmd import stage_progress
+from edgefabric.cli.plain_progress import PlainProgress, plain_progress
 from edgefabric.config import load_config
 from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
@@ -17,9 +19,10 @@ from edgefabric.events import Progress as ProgressEvent
 class TrainView:
     """One bar for the training steps with loss, val loss, tokens/s, ETA and memory; notes as lines above."""
 
-    def __init__(self, console: Console, progress: Progress) -> None:
+    def __init__(self, console: Console, progress: Progress, lines: PlainProgress | None = None) -> None:
         self.console = console
         self.progress = progress
+        self.lines = lines
         self.task: TaskID | None = None
         self.metrics: dict[str, float] = {}  # eval events carry no train loss: keep the last of each
 
@@ -28,6 +31,8 @@ class TrainView:
             self.console.print(f"[bold]{event.stage}[/]: {event.detail}", highlight=False)
             if event.stage == "train":
                 self.task = self.progress.add_task("train", total=event.total, stats="")
+                if self.lines is not None:
+                    self.lines.start("train")
         elif isinstance(event, ProgressEvent) and event.stage == "train" and self.task is not None:
             self.metrics.update(event.metrics)
             m = self.metrics
@@ -43,6 +48,8 @@ class TrainView:
             if "rss_mb" in m:
                 parts.append(f"RSS {m['rss_mb'] / 1024:.1f} GB")
             self.progress.update(self.task, completed=event.done, total=event.total, stats=", ".join(parts))
+            if self.lines is not None:
+                self.lines.update("train", event.done, event.total, ", ".join(p for p in parts if "ETA" not in p))
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
             self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)
@@ -63,6 +70,7 @@ def train(
     out: Path | None = typer.Option(None, "--out", help="Run folder; default: runs/<project name>."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Override training.max_steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Fine-tune the project's model with LoRA (TRL+PEFT on CPU/CUDA/MPS, Unsloth on CUDA).
 
@@ -77,7 +85,12 @@ def train(
     console = Console()
     with stage_progress(console) as progress:
         result = run_training(
-            config, data_dir, out_dir, max_steps=max_steps, resume=resume, on_event=TrainView(console, progress)
+            config,
+            data_dir,
+            out_dir,
+            max_steps=max_steps,
+            resume=resume,
+            on_event=TrainView(console, progress, plain_progress(console, quiet)),
         )
     report = result.report
     skipped = sum(n for split in report["data"]["skipped"].values() for n in split.values())

@@ -21,6 +21,7 @@ import httpx
 from edgefabric.config import TeacherConfig
 from edgefabric.errors import EdgeFabricError
 from edgefabric.pipeline.generate.teacher import Endpoint, endpoint_for
+from edgefabric.runtime.threads import thread_plan
 
 ALIAS = "teacher"
 
@@ -42,10 +43,12 @@ class LocalTeacherServer:
     def __init__(self, gguf: Path, *, n_ctx: int = 4096, n_threads: int | None = None, ready_timeout_s: float = 180):
         self.gguf = gguf
         self.n_ctx = n_ctx
-        # One core is left free: ggml's threads spin-wait at barriers, so when anything else runs
+        # The shared thread policy: ggml's threads spin-wait at barriers, so when anything else runs
         # (the pipeline, the sandbox, a second server, a test worker) a server holding every core
-        # collapses; measured here on 2 cores, 44 tokens/s fell to 0.4-0.5. One thread costs far less.
-        self.n_threads = n_threads or max(1, (os.cpu_count() or 2) - 1)
+        # collapses; measured here on 2 cores, 44 tokens/s fell to 0.4-0.5.
+        plan = thread_plan(override=n_threads)
+        self.n_threads = plan.generation
+        self.n_threads_batch = plan.batch
         self.ready_timeout_s = ready_timeout_s
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -77,6 +80,8 @@ class LocalTeacherServer:
             str(self.n_ctx),
             "--n_threads",
             str(self.n_threads),
+            "--n_threads_batch",
+            str(self.n_threads_batch),
         ]
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)

@@ -26,11 +26,13 @@ class LlamaCppBackend:
 
         self.model_path = str(model_path)
         self.profile = profile
+        self.threads = profile.thread_plan()
         try:
             self.llm = Llama(
                 model_path=self.model_path,
                 n_ctx=profile.context,
-                n_threads=profile.effective_threads(),
+                n_threads=self.threads.generation,
+                n_threads_batch=self.threads.batch,
                 n_batch=profile.batch,
                 seed=seed,
                 verbose=False,
