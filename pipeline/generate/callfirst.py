@@ -43,7 +43,7 @@ from edgefabric.pipeline.generate.conversation import (
     result_line,
 )
 from edgefabric.pipeline.generate.draw import CallDrawer, CannotDraw, mistaken, pick_tool
-from edgefabric.pipeline.generate.grounding import Grounder, enum_aliases
+from edgefabric.pipeline.generate.grounding import Grounder, GroundingResult, check_counts, enum_aliases
 from edgefabric.pipeline.generate.plan import PlannedSample
 from edgefabric.pipeline.generate.structured import StructuredReplyError
 from edgefabric.pipeline.generate.surface import SLOT_NAMES, fill_slots, spoken
@@ -346,8 +346,9 @@ async def _call_request(
     today: date,
     usage: Usage,
     is_duplicate: Callable[[str], str | None],
-) -> tuple[str, list[Message], str]:
-    """(request, messages, source) for drawn calls. Sources, tried in order:
+) -> tuple[str, list[Message], str, dict[str, list[int]]]:
+    """(request, messages, source, grounding counts of discarded rewrites) for drawn calls.
+    Sources, tried in order:
 
     - "form": a cached message form of this task shape with this sample's values;
     - "teacher": the teacher's rewrite of the plain task (its form is then cached);
@@ -365,6 +366,7 @@ async def _call_request(
     values_text = " ".join(json.dumps(e.call.arguments, ensure_ascii=False) for e in calls)
     problem = ""
     messages: list[Message] = []
+    discarded: list[GroundingResult] = []  # the rewrites that lost a value: counted on the card
     for attempt in range(REQUEST_TRIES + 1):
         known = pools.lists.get(shape, [])
         if attempt == REQUEST_TRIES:
@@ -383,6 +385,7 @@ async def _call_request(
         grounding = grounder.check_messages(messages, tools, skip_call_ids=mistakes)
         if not grounding.passed:
             problem = grounding.summary()
+            discarded.append(grounding)
             continue
         form = form_of(text, slots) if source == "teacher" else None
         if form is not None:
@@ -391,7 +394,7 @@ async def _call_request(
         if twin is not None:
             problem = f"the user request nearly repeats sample {twin}"
             continue
-        return request, messages, source
+        return request, messages, source, check_counts(discarded)
     stage = "dedup" if problem.startswith("the user request nearly repeats") else "grounding"
     raise SampleRejected(stage, problem, messages)  # the last try's messages: the card re-checks them
 
@@ -439,11 +442,12 @@ async def call_first_conversation(
         if planned.kind != "no_call":
             trace = await _draw(planned, drawer, tools, runner, scenario, seed)
         calls = [e for turn in trace.turns for e in turn if not e.deliberate_mistake]
+        discarded: dict[str, list[int]] = {}
+        source = "teacher"
         if planned.kind == "no_call":
             request, messages = await _no_call_request(teacher, planned, tools, rng, usage, is_duplicate)
-            source = "teacher"
         else:
-            request, messages, source = await _call_request(
+            request, messages, source, discarded = await _call_request(
                 teacher, planned, tools, trace, calls, pools, grounder, rng, drawer.today, usage, is_duplicate
             )
         conversation = Conversation(
@@ -451,6 +455,7 @@ async def call_first_conversation(
             messages=messages,
             executions=[e for t in trace.turns for e in t],
             request_source=source,
+            discarded_grounding=discarded,
         )
         lines = [f"User: {request}"]
         for turn in trace.turns:

@@ -42,7 +42,10 @@ def diversity(samples: list[Sample], tools: list[ToolSpec]) -> dict[str, Any]:
         index.add(request, str(number))
     values: dict[str, Counter[str]] = {}
     for sample in samples:
+        mistakes = _mistakes(sample.messages, sample.metadata.kind)
         for call in sample.tool_calls:
+            if call.id in mistakes:
+                continue
             for param, value in call.arguments.items():
                 values.setdefault(f"{call.name}.{param}", Counter())[_hashable(value)] += 1
     specs = {tool.name: tool for tool in tools}
@@ -87,8 +90,10 @@ def _mistakes(messages: list[Message], kind: str | None) -> frozenset[str]:
 
 
 def grounding_rates(samples: list[Sample], rejects: list[Reject], grounder: Grounder | None = None) -> dict[str, Any]:
-    """Grounding pass rate per tool and per parameter over every sample that reached the stage:
-    the accepted ones and those rejected for grounding (their messages are kept in rejects.jsonl)."""
+    """Grounding pass rate per tool and per parameter over every request that reached the stage:
+    the accepted samples, those rejected for grounding (their messages are kept in rejects.jsonl),
+    and the call-first rewrites dropped for grounding before a sample was accepted (counted in
+    each sample's `grounding_discarded`)."""
     grounder = grounder or Grounder()
     results: list[GroundingResult] = []
     tools: list[ToolSpec] = samples[0].tools if samples else []
@@ -103,7 +108,8 @@ def grounding_rates(samples: list[Sample], rejects: list[Reject], grounder: Grou
         except ValueError:
             continue
         results.append(grounder.check_messages(messages, tools, skip_call_ids=_mistakes(messages, reject.kind)))
-    return pass_rates(results)
+    discarded = [s.metadata.extra.get("grounding_discarded") or {} for s in samples]
+    return pass_rates(results, [d for d in discarded if isinstance(d, dict)])
 
 
 def _reason_key(reject: Reject) -> str:

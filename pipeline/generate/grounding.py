@@ -415,8 +415,8 @@ class Grounder:
         return result
 
 
-def pass_rates(results: Sequence[GroundingResult]) -> dict[str, dict[str, Any]]:
-    """Per tool and per "tool.param": {"checked", "grounded", "rate"} over every value checked."""
+def check_counts(results: Sequence[GroundingResult]) -> dict[str, list[int]]:
+    """Per tool and per "tool.param": [values checked, values grounded] over `results`."""
     counts: dict[str, list[int]] = {}
     for grounding in results:
         for check in grounding.checks:
@@ -424,6 +424,20 @@ def pass_rates(results: Sequence[GroundingResult]) -> dict[str, dict[str, Any]]:
                 entry = counts.setdefault(key, [0, 0])
                 entry[0] += 1
                 entry[1] += int(check.ok)
+    return counts
+
+
+def pass_rates(
+    results: Sequence[GroundingResult], more: Sequence[dict[str, list[int]]] = ()
+) -> dict[str, dict[str, Any]]:
+    """Per tool and per "tool.param": {"checked", "grounded", "rate"} over every value checked in
+    `results`, plus counts kept elsewhere (`more`, as `check_counts` makes them)."""
+    counts = check_counts(results)
+    for extra in more:
+        for key, (checked, grounded) in extra.items():
+            entry = counts.setdefault(key, [0, 0])
+            entry[0] += checked
+            entry[1] += grounded
     return {
         key: {"checked": checked, "grounded": grounded, "rate": round(grounded / checked, 4)}
         for key, (checked, grounded) in sorted(counts.items())

@@ -249,6 +249,7 @@ async def _generate(
                 "scenario": planned.index % len(scenarios) if scenarios else None,
                 "request_source": conversation.request_source,
                 "answer_source": conversation.answer_source,
+                "grounding_discarded": conversation.discarded_grounding,
                 "executions": [
                     {"tool": e.call.name, "ok": e.ok, "error_kind": e.error_kind, "elapsed_ms": round(e.elapsed_ms, 3)}
                     for e in conversation.executions

@@ -133,3 +133,22 @@ def test_fill_slots_needs_every_placeholder_once() -> None:
     assert fill_slots("at {A}", {"A": "7 pm", "B": "two"}) is None  # lost one
     assert fill_slots("at {A} and {A} {B}", {"A": "7 pm", "B": "two"}) is None  # repeated one
     assert fill_slots("at {A} {C}", {"A": "7 pm"}) is None  # invented one
+
+
+def test_grounding_rates_count_accepted_values_and_the_rewrites_dropped_before() -> None:
+    from edgefabric.pipeline.generate.card import grounding_rates
+
+    sample = _sample("what is 12 / 4", ToolCall(name="calculate", arguments={"expression": "12 / 4"}, id="c"))
+    # two rewrites lost the expression before this request kept it
+    sample.metadata.extra["grounding_discarded"] = {"calculate": [2, 0], "calculate.expression": [2, 0]}
+    rates = grounding_rates([sample], [])
+    assert rates["calculate.expression"] == {"checked": 3, "grounded": 1, "rate": 0.3333}
+    # the deliberate mistake of an error-recovery sample is neither checked nor counted as a value
+    recovery = _sample("what is 12 / 4", ToolCall(name="calculate", arguments={"expr": "12 / 4"}, id="m"))
+    recovery.messages.insert(
+        3,
+        Message(role="assistant", tool_calls=[ToolCall(name="calculate", arguments={"expression": "12 / 4"}, id="c")]),
+    )
+    recovery.metadata.kind = "error_recovery"
+    assert grounding_rates([recovery], [])["calculate.expression"] == {"checked": 1, "grounded": 1, "rate": 1.0}
+    assert "calculate.expr" not in diversity([recovery], [CALC])["parameters"]
