@@ -253,7 +253,7 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
             # The frozen weights were bf16 for training; rounding small LoRA deltas into bf16 weights would lose
             # them. Merge the saved adapter into a fresh float32 base instead (the training model freed first).
             del trainer, model
-            gc.collect()
+            _release_memory()
             _write_folder(merged, lambda path: _merge_from_adapter(layout.adapter, model_dir, path))
         else:
             _write_folder(merged, lambda path: _save_merged(trainer.model, tokenizer, model_dir, path))
@@ -424,6 +424,18 @@ def _make_trainer(
     # With tqdm off the trainer prints every log dict; the events already carry them.
     trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def _release_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): the merge then maps
+    the 1 GB float32 base file, and mapped file pages cannot reuse freed heap, so kept heap adds to the peak."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
 
 
 def _merge_from_adapter(adapter: Path, base_dir: Path, path: Path) -> None:
