@@ -150,6 +150,8 @@ class TrainingConfig(_Section):
     # CPU only: `auto` is bf16 (frozen weights stored and multiplied in bf16, LoRA and new token rows in fp32) when
     # the CPU has AVX512-BF16 or AMX, else fp32. CUDA picks bf16/fp16 by what the GPU supports.
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # CPU only: torch threads; None = the cores other work leaves free when training starts (at least 1).
+    threads: int | None = Field(default=None, ge=1)
     merge: bool = True
 
 

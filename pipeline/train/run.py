@@ -9,6 +9,7 @@ train_report.json. See `layout` for the files of a run.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
@@ -194,12 +195,15 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
 
     from transformers import set_seed
 
+    encoded_ids = probe.convert_tokens_to_ids(list(fmt.special_tokens))
+    # The run's peak memory is loading the weights (the float32 file is mapped while bf16 copies are made):
+    # the probe's copy of a 262k-token vocabulary (~200 MB) is freed first.
+    del probe
+    gc.collect()
     set_seed(cfg.seed)  # new embedding rows start random (mean_resizing): same seed, same start, so resume matches
     model, tokenizer = backend.load(model_dir, max_length)
     new_ids = backend.add_tokens(model, tokenizer, fmt.special_tokens)
-    if tokenizer.convert_tokens_to_ids(list(fmt.special_tokens)) != probe.convert_tokens_to_ids(
-        list(fmt.special_tokens)
-    ):
+    if tokenizer.convert_tokens_to_ids(list(fmt.special_tokens)) != encoded_ids:
         raise EdgeFabricError(
             f"the {choice.name} backend's tokenizer gives the control tokens other ids than the data was encoded with",
             "set training.backend to trl",
@@ -224,7 +228,14 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
             f"max_length {max_length}, backend {choice.name}" + (f", resuming from {last.name}" if last else ""),
         )
     )
-    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    previous_threads, threads = _set_threads(backend, cfg.threads, on_event)
+    try:
+        result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    finally:
+        if previous_threads is not None:
+            import torch
+
+            torch.set_num_threads(previous_threads)
     train_seconds = time.perf_counter() - started
 
     def save_adapter(path: Path) -> None:
@@ -242,9 +253,7 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
             # The frozen weights were bf16 for training; rounding small LoRA deltas into bf16 weights would lose
             # them. Merge the saved adapter into a fresh float32 base instead (the training model freed first).
             del trainer, model
-            import gc
-
-            gc.collect()
+            _release_memory()
             _write_folder(merged, lambda path: _merge_from_adapter(layout.adapter, model_dir, path))
         else:
             _write_folder(merged, lambda path: _save_merged(trainer.model, tokenizer, model_dir, path))
@@ -270,6 +279,8 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
             "trainable_tokens": sum(r.trainable_tokens for r in train_split.rows),
         },
         "max_length": max_length,
+        "precision": _precision(backend.trainer_args()),
+        "torch_threads": threads,
         "added_tokens": [tokenizer.convert_ids_to_tokens(i) for i in new_ids],
         "steps": result.global_step,
         "resumed_from": last.name if last else None,
@@ -297,6 +308,28 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
         )
     )
     return TrainResult(layout.root, layout.adapter, merged, report)
+
+
+def _set_threads(backend: Any, requested: int | None, on_event: EventSink) -> tuple[int | None, int | None]:
+    """Set torch's threads for a CPU run (see `cpu_threads`): (the previous count to restore, the new one),
+    or (None, None) off the CPU."""
+    if getattr(backend, "device", None) != "cpu":
+        return None, None
+    import os
+
+    import torch
+
+    from edgefabric.pipeline.train.backends import cpu_threads
+
+    previous = int(torch.get_num_threads())
+    count, reason = cpu_threads(requested, cores=os.cpu_count() or 1, load=os.getloadavg()[0])
+    torch.set_num_threads(count)
+    on_event(Note(STAGE, f"{count} torch thread(s) ({reason})"))
+    return previous, count
+
+
+def _precision(trainer_args: dict[str, Any]) -> str:
+    return "bf16" if trainer_args.get("bf16") else "fp16" if trainer_args.get("fp16") else "fp32"
 
 
 def fast_path(backend: Any) -> bool:
@@ -391,6 +424,18 @@ def _make_trainer(
     # With tqdm off the trainer prints every log dict; the events already carry them.
     trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def _release_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): the merge then maps
+    the 1 GB float32 base file, and mapped file pages cannot reuse freed heap, so kept heap adds to the peak."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
 
 
 def _merge_from_adapter(adapter: Path, base_dir: Path, path: Path) -> None:

@@ -11,6 +11,7 @@ from edgefabric.pipeline.train.backends import (
     choose_backend,
     cpu_bf16,
     cpu_has_bf16,
+    cpu_threads,
     make_backend,
     resolve_backend,
 )
@@ -91,3 +92,11 @@ def test_unsloth_backend_reports_a_failed_import(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(EdgeFabricError, match="unsloth could not be imported") as info:
         UnslothBackend().load(__import__("pathlib").Path("."), 128)
     assert "edgefabric[gpu]" in (info.value.fix or "")
+
+
+def test_cpu_threads_leave_busy_cores_alone() -> None:
+    assert cpu_threads(None, cores=2, load=0.2) == (2, "2 core(s), load average 0.2: 2 free")
+    assert cpu_threads(None, cores=2, load=1.0)[0] == 1
+    assert cpu_threads(None, cores=2, load=5.0)[0] == 1  # never 0
+    assert cpu_threads(None, cores=16, load=3.4)[0] == 13
+    assert cpu_threads(3, cores=2, load=9.0) == (3, "training.threads")
