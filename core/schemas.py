@@ -156,6 +156,8 @@ class ToolCall(BaseModel):
     def _unwrap_openai(cls, data: Any) -> Any:
         if isinstance(data, dict) and "function" in data:
             function = data["function"]
+            if not isinstance(function, dict):
+                raise ValueError(f"function must be an object with name and arguments, not {type(function).__name__}")
             data = {"name": function.get("name"), "arguments": function.get("arguments"), "id": data.get("id")}
         if isinstance(data, dict) and isinstance(data.get("arguments"), str):
             try:
