@@ -102,3 +102,19 @@ def test_errors_do_not_echo_huge_values(tmp_path: Path) -> None:
     text = _no_traceback(done)
     assert "teacher.temperature" in text and "characters)" in text
     assert len(done.stdout + done.stderr) < 2000
+
+
+def test_config_validate_resolves_tool_sets_and_module_paths(tmp_path: Path) -> None:
+    (tmp_path / "mytools.py").write_text("def ping() -> str:\n    '''Pong.'''\n    return 'pong'\n")
+    (tmp_path / "folder.py").mkdir()
+    config = tmp_path / "edgefabric.yaml"
+    config.write_text("tools:\n  builtin: [math, nosuchset]\n  modules: [mytools.py, missing.py, folder.py]\n")
+    done = _cli("config", "validate", config, cwd=tmp_path)
+    text = _no_traceback(done)
+    assert "tools.builtin.1: got 'nosuchset'; not a built-in tool set" in text
+    assert "tools.modules.1: missing.py does not exist" in text
+    assert "tools.modules.2: folder.py is a folder" in text
+    assert "tools.builtin.0" not in text and "tools.modules.0" not in text
+    config.write_text("tools:\n  builtin: [math]\n  modules: [mytools.py]\n")
+    ok = _cli("config", "validate", config, cwd=tmp_path)
+    assert ok.returncode == 0 and "valid:" in ok.stdout, ok.stdout + ok.stderr
