@@ -226,7 +226,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     """`yaml.SafeLoader` that refuses aliases (`*name`): a few hundred bytes of nested aliases
     expand to gigabytes (the "billion laughs"), and a config has no need of them."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102 (PyYAML's hook)
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
@@ -237,7 +237,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
 def load_yaml(text: str) -> Any:
     """Parse one YAML document safely and without aliases (raises yaml.YAMLError)."""
-    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+    return yaml.load(text, Loader=_NoAliasLoader)
 
 
 def describe_errors(exc: ValidationError) -> list[str]:

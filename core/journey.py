@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 from edgefabric.config import ProjectConfig, load_config, load_yaml, save_config
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, Progress, StageDone, StageStarted, ignore_events

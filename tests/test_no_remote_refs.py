@@ -26,7 +26,7 @@ from tests.runtime.conftest import ScriptedBackend
 class _Recorder(BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.hits.append(self.path)
         body = json.dumps({"type": "string"}).encode()
         self.send_response(200)

@@ -16,7 +16,9 @@ from edgefabric.schemas import Message, Sample
 
 
 def make(i: int) -> Sample:
-    return Sample(id=f"s{i}", messages=[Message(role="user", content=f"{i} °C?"), Message(role="assistant", content="°")])
+    return Sample(
+        id=f"s{i}", messages=[Message(role="user", content=f"{i} °C?"), Message(role="assistant", content="°")]
+    )
 
 
 def _torn_inside_degree(record: str) -> bytes:
@@ -54,7 +56,10 @@ def test_data_check_reports_a_torn_record_without_a_traceback(tmp_path: Path) ->
     with path.open("ab") as handle:
         handle.write(_torn_inside_degree(json.dumps(make(1).to_record(), ensure_ascii=False)))
     done = subprocess.run(
-        [sys.executable, "-m", "edgefabric.cli", "data", "check", str(path)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "edgefabric.cli", "data", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "Traceback" not in done.stderr and "UnicodeDecodeError" not in done.stderr
     assert done.returncode == 0, done.stderr

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from edgefabric.config import ProjectConfig, load_yaml
 from edgefabric.dataset import append_samples, read_samples
 from edgefabric.errors import EdgeFabricError

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from edgefabric.config import ProjectConfig, load_yaml
 from edgefabric.dataset import read_samples
 from edgefabric.errors import EdgeFabricError

@@ -28,7 +28,10 @@ def _post_raw(client: TestClient, raw: bytes) -> Any:
 @pytest.mark.parametrize(
     ("raw", "needle"),
     [
-        (b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1e400}', "max_tokens must be a whole number"),
+        (
+            b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1e400}',
+            "max_tokens must be a whole number",
+        ),
         (b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2.5}', "max_tokens must be a whole number"),
         (b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": "9"}', "max_tokens must be an integer"),
         (b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}', "max_tokens must be at least 1"),
