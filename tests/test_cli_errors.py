@@ -31,7 +31,12 @@ def _no_traceback(done: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.parametrize(
     "args",
-    [("config", "validate", "{dir}"), ("data", "check", "{dir}"), ("topics", "show", "{dir}")],
+    [
+        ("config", "validate", "{dir}"),
+        ("data", "check", "{dir}"),
+        ("topics", "show", "{dir}"),
+        ("eval", "run", "embedded:smollm2-135m", "--samples", "{dir}"),
+    ],
 )
 def test_a_folder_where_a_file_is_expected(tmp_path: Path, args: tuple[str, ...]) -> None:
     folder = tmp_path / "project"
