@@ -4,7 +4,8 @@ As in OpenAI's API the client runs the tools: a reply carries `tool_calls`, the 
 sends their results back as `tool` messages. Output the format parser cannot read
 comes back as plain content with `edgefabric.malformed: true` and the parse errors,
 never as a server error. One generation runs at a time (llama.cpp contexts are not
-thread-safe); it runs in a worker thread so the event loop keeps serving.
+thread-safe); it runs in a worker thread so the event loop keeps serving, and it is stopped at the
+next token when its client disconnects.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ from edgefabric.schemas import Message, ToolSpec
 DEFAULT_MAX_TOKENS = 512
 MAX_BODY_BYTES = 4 * 1024 * 1024  # far above any context these models have; bigger bodies get 413
 MAX_NESTING = 64  # JSON nested deeper than this is refused before anything recurses into it
+
+
+DISCONNECT_POLL_S = 0.25  # how often a non-streaming request checks that its client is still there
+
+
+class Cancelled(Exception):
+    """The client disconnected: its generation was stopped to free the model."""
 
 
 class BadRequest(ValueError):
@@ -125,6 +133,7 @@ class ChatServer:
         self.tools = list(tools)
         self.model_name = model_name
         self._lock = threading.Lock()
+        self.cancelled = 0  # generations stopped because their client disconnected
 
     def _request(self, body: Any) -> tuple[list[Message], list[ToolSpec], int, Constrain, bool]:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
@@ -140,13 +149,32 @@ class ChatServer:
         return messages, tools, max_tokens, constrain, bool(body.get("stream"))
 
     def _run(
-        self, messages: list[Message], tools: list[ToolSpec], max_tokens: int, constrain: Constrain, on_text: Any = None
+        self,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        max_tokens: int,
+        constrain: Constrain,
+        on_text: Any = None,
+        cancel: threading.Event | None = None,
     ) -> AgentResult:
+        def guarded(piece: str) -> None:
+            # Checked at every piece: a client that left frees the model within a token.
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            if on_text is not None:
+                on_text(piece)
+
         agent = Agent(
-            self.backend, self.family, tools, max_steps=1, max_tokens=max_tokens, constrain=constrain, on_text=on_text
+            self.backend, self.family, tools, max_steps=1, max_tokens=max_tokens, constrain=constrain, on_text=guarded
         )
         with self._lock:
-            return agent.run(messages)
+            try:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled  # the client left while waiting for the lock
+                return agent.run(messages)
+            except Cancelled:
+                self.cancelled += 1
+                raise
 
     def _choice_message(self, result: AgentResult) -> tuple[dict[str, Any], str, dict[str, Any]]:
         step = result.steps[-1] if result.steps else None
@@ -208,10 +236,19 @@ class ChatServer:
                 self._stream(messages, tools, max_tokens, constrain, completion_id, created),
                 media_type="text/event-stream",
             )
+        cancel = threading.Event()
+        job = asyncio.ensure_future(asyncio.to_thread(self._run, messages, tools, max_tokens, constrain, None, cancel))
         try:
-            result = await asyncio.to_thread(self._run, messages, tools, max_tokens, constrain)
+            while not (await asyncio.wait({job}, timeout=DISCONNECT_POLL_S))[0]:
+                if await request.is_disconnected():
+                    cancel.set()
+            result = await job
+        except Cancelled:
+            return Response(status_code=499)  # nobody reads it: the client has gone
         except EdgeFabricError as exc:
             return _error(400, exc.message)
+        finally:
+            cancel.set()  # also when this handler itself is cancelled (server shutdown)
         overflow = next((f.reason for f in result.failures if f.kind == "context"), None)
         if overflow is not None and not result.steps:
             # OpenAI's contract: a prompt over the context is the caller's error, not an empty reply.
@@ -264,16 +301,30 @@ class ChatServer:
             }
             return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-        task = asyncio.ensure_future(asyncio.to_thread(self._run, messages, tools, max_tokens, constrain, on_text))
-        task.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
-        yield chunk({"role": "assistant", "content": ""})
+        cancel = threading.Event()
+        task = asyncio.ensure_future(
+            asyncio.to_thread(self._run, messages, tools, max_tokens, constrain, on_text, cancel)
+        )
+
+        def finished(done: asyncio.Future[AgentResult]) -> None:
+            if not done.cancelled():
+                done.exception()  # retrieved here: a cancelled stream never reads it
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        task.add_done_callback(finished)
         sent = ""
-        while True:
-            piece = await queue.get()
-            if piece is None:
-                break
-            sent += piece
-            yield chunk({"content": piece})
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            while True:
+                piece = await queue.get()
+                if piece is None:
+                    break
+                sent += piece
+                yield chunk({"content": piece})
+        finally:
+            # Reached early only when the client disconnected (the response is cancelled or closed).
+            if not task.done():
+                cancel.set()
         try:
             result = task.result()
         except EdgeFabricError as exc:
@@ -310,13 +361,15 @@ def create_app(
 ) -> Starlette:
     """The Starlette app serving `backend`; bodies over `max_body_bytes` are answered 413."""
     server = ChatServer(backend, family, tools, model_name, max_body_bytes)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/v1/chat/completions", server.chat, methods=["POST"]),
             Route("/v1/models", server.models, methods=["GET"]),
             Route("/health", server.health, methods=["GET"]),
         ]
     )
+    app.state.chat = server
+    return app
 
 
 def serve(app: Starlette, host: str = "127.0.0.1", port: int = 8080) -> None:
