@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edgefabric.errors import ConfigError
+from edgefabric.errors import ConfigError, EdgeFabricError
 
 CONFIG_VERSION = 1
 EMBEDDED_BASE = "embedded:gemma3-270m"
@@ -218,6 +218,30 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     return model
 
 
+def _shown(value: Any, limit: int = 120) -> str:
+    """`value` as repr, cut to `limit` characters: an error never echoes a huge value."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses aliases (`*name`): a few hundred bytes of nested aliases
+    expand to gigabytes (the "billion laughs"), and a config has no need of them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed in a config", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document safely and without aliases (raises yaml.YAMLError)."""
+    return yaml.load(text, Loader=_NoAliasLoader)
+
+
 def describe_errors(exc: ValidationError) -> list[str]:
     """One line per problem: `field.path: got VALUE; what is allowed`."""
     lines = []
@@ -239,7 +263,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
         if error["type"] == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
             message = f"allowed: {expected}"
-        lines.append(f"{where}: got {value!r}; {message}")
+        lines.append(f"{where}: got {_shown(value)}; {message}")
     return lines
 
 
@@ -257,8 +281,16 @@ def parse_config(data: Any, source: str = "config") -> ProjectConfig:
 def load_config(path: Path) -> ProjectConfig:
     if not path.exists():
         raise ConfigError(str(path), ["the file does not exist (create one with `edgefabric config init`)"])
+    if path.is_dir():
+        raise ConfigError(str(path), ["this is a folder, not a config file (give the path of its edgefabric.yaml)"])
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), [f"line {line}: not UTF-8 text (save the file as UTF-8)"]) from None
+    try:
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -269,7 +301,12 @@ def load_config(path: Path) -> ProjectConfig:
 
 def save_config(config: ProjectConfig, path: Path) -> None:
     """Write through a temporary file so a crash never leaves half a config."""
+    if path.is_dir():
+        raise EdgeFabricError(f"{path} is a folder", f"give a file path, e.g. {path / 'edgefabric.yaml'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(config.to_yaml(), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(config.to_yaml(), encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -29,7 +29,7 @@ class ReadReport:
 def append_samples(path: Path, samples: Iterable[Sample]) -> int:
     """Append samples as JSON lines, each durable before the next; returns how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _heal_torn_tail(path)
+    heal_torn_tail(path)
     count = 0
     with path.open("a", encoding="utf-8") as handle:
         for sample in samples:
@@ -40,7 +40,7 @@ def append_samples(path: Path, samples: Iterable[Sample]) -> int:
     return count
 
 
-def _heal_torn_tail(path: Path) -> None:
+def heal_torn_tail(path: Path) -> None:
     """Cut a last line left without its newline by a kill, so the next append starts clean."""
     if not path.exists() or path.stat().st_size == 0:
         return
@@ -53,20 +53,52 @@ def _heal_torn_tail(path: Path) -> None:
         handle.truncate(keep)
 
 
+@dataclass
+class JsonlLine:
+    """One line of a JSONL file: its number, its text (None when not UTF-8) and whether it is the last."""
+
+    number: int
+    text: str | None
+    last: bool
+
+
+def read_jsonl_lines(path: Path) -> Iterator[JsonlLine]:
+    """The non-blank lines of a JSONL file, split and decoded per line, at the byte level.
+
+    A kill can tear a record anywhere, inside a multi-byte UTF-8 character too, so the file is
+    never decoded as a whole: one undecodable line is reported (text None), not an exception.
+    """
+    if path.is_dir():
+        raise EdgeFabricError(f"{path} is a folder, not a JSONL file", "give the path of a .jsonl file")
+    lines = path.read_bytes().split(b"\n")
+    last_index = len(lines) - 1
+    for index, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            text: str | None = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        yield JsonlLine(index + 1, text, index == last_index)
+
+
 def read_samples(path: Path, *, strict: bool = True) -> ReadReport:
     """Read every sample; with `strict`, a bad line (other than a torn tail) is an error."""
     if not path.exists():
         raise EdgeFabricError(f"dataset file {path} does not exist", "check the path, or run `edgefabric generate`")
     report = ReadReport()
-    lines = path.read_text(encoding="utf-8").split("\n")
-    last_index = len(lines) - 1
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for line in read_jsonl_lines(path):
+        number = line.number
+        if line.text is None:
+            if line.last:
+                report.torn_tail = True
+            else:
+                report.bad_lines.append(f"{path}:{number}: not UTF-8 text (a binary file, or a torn record)")
             continue
         try:
-            report.samples.append(Sample.from_record(json.loads(line)))
+            report.samples.append(Sample.from_record(json.loads(line.text)))
         except json.JSONDecodeError as exc:
-            if number - 1 == last_index:
+            if line.last:
                 report.torn_tail = True
                 continue
             report.bad_lines.append(f"{path}:{number}: not JSON ({exc.msg})")

@@ -31,3 +31,7 @@ class ConfigError(EdgeFabricError):
 
 class ModelUnavailableError(EdgeFabricError):
     """A model that cannot be found locally and may not be downloaded."""
+
+
+class ContextOverflowError(EdgeFabricError):
+    """A prompt longer than the model's context: the caller's input is too long, not a model failure."""

@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from edgefabric.config import ProjectConfig, load_config, save_config
+from edgefabric.config import ProjectConfig, load_config, load_yaml, save_config
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, Progress, StageDone, StageStarted, ignore_events
 
@@ -252,7 +250,7 @@ def evaluate_model(config_yaml: str, model: str, cases_path: Path, out: Path, ev
     from edgefabric.runtime.sandbox import load_toolbox
 
     try:
-        config = parse_config(yaml.safe_load(config_yaml))
+        config = parse_config(load_yaml(config_yaml))
         profile = get_profile(config.eval.device_profile)
         cases = load_sample_cases(cases_path, config.eval.max_samples)
         toolbox = load_toolbox(tool_sources(config), on_event=events.put)

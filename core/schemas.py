@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import jsonschema
+import referencing
+import referencing.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
@@ -24,6 +28,54 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 SampleKind = Literal["single", "parallel", "multi_step", "no_call", "error_recovery"]
 VerificationStage = Literal["format", "execution", "grounding", "cycle", "semantic"]
+
+
+# An empty registry that retrieves nothing: jsonschema's default one fetches any http(s) `$ref`
+# (deprecated, no timeout), which would let a request's schema make the process fetch URLs.
+_NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry()
+
+
+def schema_validator(schema: Any) -> jsonschema.protocols.Validator:
+    """The validator for `schema` (its `$schema` draft, 2020-12 by default) that never retrieves.
+
+    Every JSON Schema validation in EdgeFabric goes through here: `$ref`s resolve only inside
+    the schema itself, and a reference to anything else is an error, never a fetch.
+    """
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema, registry=_NO_RETRIEVAL)
+
+
+def schema_errors(schema: Any, value: Any) -> Iterator[tuple[str, str]]:
+    """Each way `value` breaks `schema` as (dotted path, message), sorted by path; never fetches.
+
+    A `$ref` that does not resolve inside the schema is reported as an error at the top level.
+    """
+    try:
+        errors = sorted(schema_validator(schema).iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+    except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError) as exc:
+        yield "", f"the schema cannot be used: {_short(exc)}"
+        return
+    for error in errors:
+        yield ".".join(str(p) for p in error.absolute_path), error.message
+
+
+def _short(exc: Exception, limit: int = 200) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _remote_refs(schema: Any) -> Iterator[str]:
+    """The `$ref`/`$dynamicRef` values in `schema` that name another document (a URL or a file)."""
+    if isinstance(schema, dict):
+        for key, item in schema.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(item, str):
+                if urlsplit(item).scheme or not item.startswith("#"):
+                    yield item
+            else:
+                yield from _remote_refs(item)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from _remote_refs(item)
 
 
 def _check_json_value(value: Any, where: str) -> None:
@@ -71,7 +123,10 @@ class ToolSpec(BaseModel):
         try:
             jsonschema.Draft202012Validator.check_schema(value)
         except jsonschema.SchemaError as exc:
-            raise ValueError(f"parameters is not a valid JSON Schema: {exc.message}") from None
+            raise ValueError(f"parameters is not a valid JSON Schema: {_short(exc)}") from None
+        remote = next(_remote_refs(value), None)
+        if remote is not None:
+            raise ValueError(f"parameters may only use local $refs ('#/...'), not {remote[:100]!r}")
         return value
 
     def to_openai(self) -> dict[str, Any]:
@@ -81,13 +136,10 @@ class ToolSpec(BaseModel):
 
     def argument_errors(self, arguments: dict[str, Any]) -> list[str]:
         """Every way `arguments` breaks this tool's schema, one readable line each."""
-        validator = jsonschema.Draft202012Validator(self.parameters)
-        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-        lines = []
-        for error in errors:
-            path = ".".join(str(p) for p in error.absolute_path)
-            lines.append(f"{self.name}.{path}: {error.message}" if path else f"{self.name}: {error.message}")
-        return lines
+        return [
+            f"{self.name}.{path}: {message}" if path else f"{self.name}: {message}"
+            for path, message in schema_errors(self.parameters, arguments)
+        ]
 
 
 class ToolCall(BaseModel):
@@ -104,6 +156,8 @@ class ToolCall(BaseModel):
     def _unwrap_openai(cls, data: Any) -> Any:
         if isinstance(data, dict) and "function" in data:
             function = data["function"]
+            if not isinstance(function, dict):
+                raise ValueError(f"function must be an object with name and arguments, not {type(function).__name__}")
             data = {"name": function.get("name"), "arguments": function.get("arguments"), "id": data.get("id")}
         if isinstance(data, dict) and isinstance(data.get("arguments"), str):
             try:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from edgefabric.errors import EdgeFabricError
+from edgefabric.errors import ContextOverflowError, EdgeFabricError
 from edgefabric.runtime.backends.base import Backend, GenerationStats
 from edgefabric.runtime.formats import get_format
 from edgefabric.schemas import Message, ToolCall, ToolSpec
@@ -28,7 +28,9 @@ Constrain = Literal["off", "auto", "required"]
 StopReason = Literal[
     "answer", "tool_call", "length", "stop_sequence", "step_limit", "loop", "garbage", "empty", "error"
 ]
-FailureKind = Literal["parse", "unknown_tool", "schema", "tool_error", "loop", "step_limit", "length", "empty", "error"]
+FailureKind = Literal[
+    "parse", "unknown_tool", "schema", "tool_error", "loop", "step_limit", "length", "empty", "error", "context"
+]
 
 
 class ToolOutcome(Protocol):
@@ -194,7 +196,8 @@ class Agent:
                     if self.on_text is not None:
                         self.on_text(piece)
             except EdgeFabricError as exc:
-                result.failures.append(Failure("error", exc.problem))
+                kind: FailureKind = "context" if isinstance(exc, ContextOverflowError) else "error"
+                result.failures.append(Failure(kind, exc.problem))
                 result.stop_reason = "error"
                 break
             output = generation.text

@@ -4,13 +4,15 @@ As in OpenAI's API the client runs the tools: a reply carries `tool_calls`, the 
 sends their results back as `tool` messages. Output the format parser cannot read
 comes back as plain content with `edgefabric.malformed: true` and the parse errors,
 never as a server error. One generation runs at a time (llama.cpp contexts are not
-thread-safe); it runs in a worker thread so the event loop keeps serving.
+thread-safe); it runs in a worker thread so the event loop keeps serving, and it is stopped at the
+next token when its client disconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 import uuid
@@ -29,10 +31,78 @@ from edgefabric.runtime.backends.base import Backend, StopScanner
 from edgefabric.schemas import Message, ToolSpec
 
 DEFAULT_MAX_TOKENS = 512
+MAX_BODY_BYTES = 4 * 1024 * 1024  # far above any context these models have; bigger bodies get 413
+MAX_NESTING = 64  # JSON nested deeper than this is refused before anything recurses into it
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+DISCONNECT_POLL_S = 0.25  # how often a non-streaming request checks that its client is still there
+
+
+class Cancelled(Exception):
+    """The client disconnected: its generation was stopped to free the model."""
+
+
+class BadRequest(ValueError):
+    """Input the client must change: answered with a 4xx and this message, never a 500."""
+
+    def __init__(self, message: str, status: int = 400, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def _nesting(raw: bytes) -> int:
+    """How deep the brackets of a JSON text nest (strings skipped), without recursing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def parse_body(raw: bytes, limit: int = MAX_BODY_BYTES) -> Any:
+    """The JSON body of a request, or BadRequest (413 when over `limit` bytes)."""
+    if len(raw) > limit:
+        raise BadRequest(f"the request body is {len(raw)} bytes, over the {limit}-byte limit", 413)
+    if _nesting(raw) > MAX_NESTING:
+        raise BadRequest(f"the request body nests deeper than {MAX_NESTING} levels")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise BadRequest("the request body is not JSON") from None
+
+
+def _max_tokens(body: dict[str, Any]) -> int:
+    """`max_tokens` (or `max_completion_tokens`): a whole number of at least 1, else BadRequest."""
+    for key in ("max_tokens", "max_completion_tokens"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise BadRequest(f"{key} must be an integer, not {type(value).__name__}")
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            raise BadRequest(f"{key} must be a whole number, not {str(value)[:40]}")
+        if value < 1:
+            raise BadRequest(f"{key} must be at least 1, not {int(value)}")
+        return int(min(value, 1 << 31))
+    return DEFAULT_MAX_TOKENS
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "code": code or status}}, status_code=status)
 
 
 def _message(raw: Any) -> Message:
@@ -49,12 +119,21 @@ def _message(raw: Any) -> Message:
 
 
 class ChatServer:
-    def __init__(self, backend: Backend, family: str, tools: Sequence[ToolSpec], model_name: str) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        family: str,
+        tools: Sequence[ToolSpec],
+        model_name: str,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.backend = backend
+        self.max_body_bytes = max_body_bytes
         self.family = family
         self.tools = list(tools)
         self.model_name = model_name
         self._lock = threading.Lock()
+        self.cancelled = 0  # generations stopped because their client disconnected
 
     def _request(self, body: Any) -> tuple[list[Message], list[ToolSpec], int, Constrain, bool]:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
@@ -63,22 +142,39 @@ class ChatServer:
         tools = [ToolSpec.model_validate(t) for t in body["tools"]] if body.get("tools") else self.tools
         if body.get("tool_choice") == "none":
             tools = []
-        max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS)
-        if max_tokens <= 0:
-            raise ValueError("max_tokens must be positive")
+        max_tokens = _max_tokens(body)
         constrain: Constrain = "off"
         if body.get("tool_choice") == "required" and tools and self.backend.name == "llama.cpp":
             constrain = "required"  # a grammar makes the call well-formed, as the client demanded one
         return messages, tools, max_tokens, constrain, bool(body.get("stream"))
 
     def _run(
-        self, messages: list[Message], tools: list[ToolSpec], max_tokens: int, constrain: Constrain, on_text: Any = None
+        self,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        max_tokens: int,
+        constrain: Constrain,
+        on_text: Any = None,
+        cancel: threading.Event | None = None,
     ) -> AgentResult:
+        def guarded(piece: str) -> None:
+            # Checked at every piece: a client that left frees the model within a token.
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            if on_text is not None:
+                on_text(piece)
+
         agent = Agent(
-            self.backend, self.family, tools, max_steps=1, max_tokens=max_tokens, constrain=constrain, on_text=on_text
+            self.backend, self.family, tools, max_steps=1, max_tokens=max_tokens, constrain=constrain, on_text=guarded
         )
         with self._lock:
-            return agent.run(messages)
+            try:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled  # the client left while waiting for the lock
+                return agent.run(messages)
+            except Cancelled:
+                self.cancelled += 1
+                raise
 
     def _choice_message(self, result: AgentResult) -> tuple[dict[str, Any], str, dict[str, Any]]:
         step = result.steps[-1] if result.steps else None
@@ -111,13 +207,28 @@ class ChatServer:
 
     async def chat(self, request: Request) -> Response:
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, "the request body is not JSON")
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        if declared > self.max_body_bytes:
+            return _error(413, f"the request body is {declared} bytes, over the {self.max_body_bytes}-byte limit")
         try:
+            raw = bytearray()
+            async for part in request.stream():
+                raw += part
+                if len(raw) > self.max_body_bytes:
+                    break
+            body = parse_body(bytes(raw), self.max_body_bytes)
             messages, tools, max_tokens, constrain, stream = self._request(body)
-        except (ValueError, ValidationError, TypeError) as exc:
-            return _error(400, f"bad request: {exc}")
+        except BadRequest as exc:
+            return _error(exc.status, str(exc))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            return _error(400, f"bad request: {where}: {first['msg']}"[:2000])
+        except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+            # Parsing touches no server state: whatever it raises, the input was bad.
+            return _error(400, f"bad request: {str(exc)[:2000]}")
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if stream:
@@ -125,10 +236,23 @@ class ChatServer:
                 self._stream(messages, tools, max_tokens, constrain, completion_id, created),
                 media_type="text/event-stream",
             )
+        cancel = threading.Event()
+        job = asyncio.ensure_future(asyncio.to_thread(self._run, messages, tools, max_tokens, constrain, None, cancel))
         try:
-            result = await asyncio.to_thread(self._run, messages, tools, max_tokens, constrain)
+            while not (await asyncio.wait({job}, timeout=DISCONNECT_POLL_S))[0]:
+                if await request.is_disconnected():
+                    cancel.set()
+            result = await job
+        except Cancelled:
+            return Response(status_code=499)  # nobody reads it: the client has gone
         except EdgeFabricError as exc:
             return _error(400, exc.message)
+        finally:
+            cancel.set()  # also when this handler itself is cancelled (server shutdown)
+        overflow = next((f.reason for f in result.failures if f.kind == "context"), None)
+        if overflow is not None and not result.steps:
+            # OpenAI's contract: a prompt over the context is the caller's error, not an empty reply.
+            return _error(400, overflow, code="context_length_exceeded")
         message, finish, flags = self._choice_message(result)
         return JSONResponse(
             {
@@ -177,16 +301,30 @@ class ChatServer:
             }
             return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-        task = asyncio.ensure_future(asyncio.to_thread(self._run, messages, tools, max_tokens, constrain, on_text))
-        task.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
-        yield chunk({"role": "assistant", "content": ""})
+        cancel = threading.Event()
+        task = asyncio.ensure_future(
+            asyncio.to_thread(self._run, messages, tools, max_tokens, constrain, on_text, cancel)
+        )
+
+        def finished(done: asyncio.Future[AgentResult]) -> None:
+            if not done.cancelled():
+                done.exception()  # retrieved here: a cancelled stream never reads it
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        task.add_done_callback(finished)
         sent = ""
-        while True:
-            piece = await queue.get()
-            if piece is None:
-                break
-            sent += piece
-            yield chunk({"content": piece})
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            while True:
+                piece = await queue.get()
+                if piece is None:
+                    break
+                sent += piece
+                yield chunk({"content": piece})
+        finally:
+            # Reached early only when the client disconnected (the response is cancelled or closed).
+            if not task.done():
+                cancel.set()
         try:
             result = task.result()
         except EdgeFabricError as exc:
@@ -218,15 +356,20 @@ class ChatServer:
         return JSONResponse({"status": "ok", "model": self.model_name, "backend": self.backend.name})
 
 
-def create_app(backend: Backend, family: str, tools: Sequence[ToolSpec], model_name: str) -> Starlette:
-    server = ChatServer(backend, family, tools, model_name)
-    return Starlette(
+def create_app(
+    backend: Backend, family: str, tools: Sequence[ToolSpec], model_name: str, max_body_bytes: int = MAX_BODY_BYTES
+) -> Starlette:
+    """The Starlette app serving `backend`; bodies over `max_body_bytes` are answered 413."""
+    server = ChatServer(backend, family, tools, model_name, max_body_bytes)
+    app = Starlette(
         routes=[
             Route("/v1/chat/completions", server.chat, methods=["POST"]),
             Route("/v1/models", server.models, methods=["GET"]),
             Route("/health", server.health, methods=["GET"]),
         ]
     )
+    app.state.chat = server
+    return app
 
 
 def serve(app: Starlette, host: str = "127.0.0.1", port: int = 8080) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from edgefabric.config import ProjectConfig, load_config, parse_config, save_config
+from edgefabric.config import ProjectConfig, load_config, load_yaml, parse_config, save_config
 from edgefabric.errors import ConfigError
 
 CONFIG_NAME = "edgefabric.yaml"
@@ -110,7 +110,7 @@ class Project:
 def validate_text(text: str, source: str = CONFIG_NAME) -> ProjectConfig:
     """The config in `text`, or a ConfigError listing each problem (same messages as the CLI)."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -7,6 +7,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from edgefabric import __version__
 from edgefabric.cli import (
@@ -50,9 +51,37 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def describe_os_error(exc: Exception) -> EdgeFabricError:
+    """A file-system or encoding failure in words: which path, what is wrong, what to do."""
+    name = getattr(exc, "filename", None)
+    where = f"{name}: " if name else ""
+    if isinstance(exc, IsADirectoryError):
+        return EdgeFabricError(f"{where}is a folder, not a file", "give the path of a file inside it")
+    if isinstance(exc, NotADirectoryError):
+        return EdgeFabricError(f"{where}a part of this path is a file, not a folder", "check the path")
+    if isinstance(exc, FileNotFoundError):
+        return EdgeFabricError(f"{where}no such file or folder", "check the path")
+    if isinstance(exc, PermissionError):
+        return EdgeFabricError(f"{where}permission denied", "check the file's permissions, or use another path")
+    if isinstance(exc, UnicodeDecodeError):
+        return EdgeFabricError(
+            f"a file is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            "give a text file saved as UTF-8 (YAML, JSON or JSONL)",
+        )
+    strerror = getattr(exc, "strerror", None) or str(exc)
+    return EdgeFabricError(f"{where}{strerror}", "check the path and the free disk space")
+
+
 def main() -> None:
+    """Run the CLI; errors a person can act on are printed as `error: ...` with exit status 2."""
     try:
         app()
     except EdgeFabricError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        sys.exit(2)
+        _fail(exc)
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(describe_os_error(exc))
+
+
+def _fail(exc: EdgeFabricError) -> None:
+    Console(stderr=True).print(Text.assemble(("error:", "bold red"), f" {exc.message}"), highlight=False)
+    sys.exit(2)

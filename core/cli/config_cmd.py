@@ -16,9 +16,14 @@ app = typer.Typer(help="Create and validate project configs.", no_args_is_help=T
 @app.command()
 def validate(path: Path = typer.Argument(..., help="The project YAML file.")) -> None:
     """Check a config; every problem is listed with the field, the bad value and what is allowed."""
+    from edgefabric.runtime.sandbox.modules import tool_source_problems
+
     console = Console()
     try:
         config = load_config(path)
+        problems = tool_source_problems(config.tools.builtin, config.tools.modules)
+        if problems:
+            raise ConfigError(str(path), problems)
     except ConfigError as exc:
         console.print(f"[bold red]invalid:[/] {exc.source}", highlight=False)
         for line in exc.problems:

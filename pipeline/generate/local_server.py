@@ -20,10 +20,24 @@ import httpx
 
 from edgefabric.config import TeacherConfig
 from edgefabric.errors import EdgeFabricError
+from edgefabric.paths import owned_temp_prefix, sweep_stale_temp
 from edgefabric.pipeline.generate.teacher import Endpoint, endpoint_for
 from edgefabric.runtime.threads import thread_plan
 
 ALIAS = "teacher"
+
+# The server runs under this watchdog: a thread reads its stdin, a pipe only we hold open, and
+# ends the process when it reaches EOF. The kernel closes the pipe however we die (SIGKILL
+# included), so the server never outlives the run, on any OS and whichever thread started it.
+_WATCHDOG = """
+import os, runpy, sys, threading
+def _watch():
+    while os.read(0, 1):
+        pass
+    os._exit(0)
+threading.Thread(target=_watch, daemon=True).start()
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
 
 
 def free_port() -> int:
@@ -63,11 +77,12 @@ class LocalTeacherServer:
 
     def start(self) -> None:
         self.port = free_port()
-        self._log = tempfile.NamedTemporaryFile(prefix="edgefabric-teacher-", suffix=".log", delete=False)
+        sweep_stale_temp("teacher")  # logs of runs that were killed
+        self._log = tempfile.NamedTemporaryFile(prefix=owned_temp_prefix("teacher"), suffix=".log", delete=False)
         command = [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
+            "-c",
+            _WATCHDOG,
             "--model",
             str(self.gguf),
             "--model_alias",
@@ -84,7 +99,9 @@ class LocalTeacherServer:
             str(self.n_threads_batch),
         ]
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
         self._wait_ready()
 
     def _log_tail(self) -> str:
@@ -131,6 +148,8 @@ class LocalTeacherServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+        if process is not None and process.stdin is not None:
+            process.stdin.close()
         if self._log is not None:
             self._log.close()
             Path(self._log.name).unlink(missing_ok=True)

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from edgefabric.dataset import heal_torn_tail, read_jsonl_lines
+
 RETRY_ON_RESUME = "teacher"  # the teacher was unreachable: the sample itself was never judged
 
 
@@ -31,6 +33,7 @@ class Reject(BaseModel):
 
 def append_reject(path: Path, reject: Reject) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    heal_torn_tail(path)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(reject.model_dump_json() + "\n")
         handle.flush()
@@ -41,9 +44,11 @@ def read_rejects(path: Path) -> list[Reject]:
     if not path.exists():
         return []
     rejects = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_jsonl_lines(path):
+        if line.text is None:
+            continue  # torn inside a multi-byte character
         try:
-            rejects.append(Reject.model_validate(json.loads(line)))
+            rejects.append(Reject.model_validate(json.loads(line.text)))
         except (json.JSONDecodeError, ValueError):
             continue  # a torn line from a kill mid-write
     return rejects

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from edgefabric.config import ProjectConfig
+from edgefabric.config import ProjectConfig, load_yaml
 from edgefabric.dataset import append_samples, read_samples
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, ItemDone, Note, Progress, StageDone, StageFailed, StageStarted, ignore_events
@@ -89,7 +87,7 @@ def _prepare_out_dir(config: ProjectConfig, out_dir: Path, resume: bool) -> None
             "pass --resume to continue it, or choose another --out folder",
         )
     if resume and saved.exists():
-        before = ProjectConfig.model_validate(yaml.safe_load(saved.read_text(encoding="utf-8")))
+        before = ProjectConfig.model_validate(load_yaml(saved.read_text(encoding="utf-8")))
         if _identity(before) != _identity(config):
             raise EdgeFabricError(
                 f"the config differs from the one {out_dir} was generated with (topics, tools, kinds, seed or teacher)",

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from edgefabric.errors import EdgeFabricError
+from edgefabric.schemas import schema_errors
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _DECODER = json.JSONDecoder()
@@ -45,11 +45,10 @@ def extract_json(text: str) -> Any:
 def validate_reply(text: str, schema: dict[str, Any], model: type[ModelT]) -> ModelT:
     """Parse and check a reply; raises ValueError with a readable reason."""
     value = extract_json(text)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = ".".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise ValueError(f"the JSON does not match the schema at {where}: {first.message}")
+    first = next(schema_errors(schema, value), None)
+    if first is not None:
+        path, message = first
+        raise ValueError(f"the JSON does not match the schema at {path or '(top level)'}: {message}")
     try:
         return model.model_validate(value)
     except ValidationError as exc:

@@ -27,13 +27,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel, Field
 
 from edgefabric.pipeline.generate.structured import StructuredReplyError
 from edgefabric.pipeline.generate.teacher import Teacher
 from edgefabric.pipeline.generate.usage import Usage
-from edgefabric.schemas import ToolSpec
+from edgefabric.schemas import ToolSpec, schema_errors
 
 VALUES_FILE = "values.json"
 TEACHER_LIST_SIZE = 8
@@ -215,9 +214,7 @@ def clean_values(values: list[str], schema: dict[str, Any], banned: tuple[str, .
             continue
         if key in {v.casefold() for v in FEW_SHOT_VALUES} or (len(value.split()) > 6 and "." in value):
             continue
-        try:
-            jsonschema.validate(value, {k: v for k, v in schema.items() if k != "description"})
-        except jsonschema.ValidationError:
+        if next(schema_errors({k: v for k, v in schema.items() if k != "description"}, value), None):
             continue
         seen.add(key)
         kept.append(value)

@@ -18,9 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from edgefabric.config import ProjectConfig
+from edgefabric.config import ProjectConfig, load_yaml
 from edgefabric.dataset import read_samples
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, EventSink, ItemDone, Note, StageDone, StageFailed, StageStarted, ignore_events
@@ -70,7 +68,7 @@ def _prepare_run_dir(config: ProjectConfig, layout: RunLayout, resume: bool) -> 
             "pass --resume to continue it, or choose another --out folder",
         )
     if resume and layout.config.exists():
-        saved = ProjectConfig.model_validate(yaml.safe_load(layout.config.read_text(encoding="utf-8")))
+        saved = ProjectConfig.model_validate(load_yaml(layout.config.read_text(encoding="utf-8")))
         if _run_identity(saved) != _run_identity(config):
             raise EdgeFabricError(
                 f"the model or training settings differ from those {layout.root} was started with",

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from edgefabric.errors import EdgeFabricError
+from edgefabric.errors import ContextOverflowError, EdgeFabricError
 from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, mark_stopped, timed_stream
 from edgefabric.runtime.profiles import DeviceProfile
 
@@ -72,7 +72,7 @@ class LlamaCppBackend:
         tokens = self.tokenize(prompt)
         budget = self.profile.context - len(tokens)
         if budget <= 0:
-            raise EdgeFabricError(
+            raise ContextOverflowError(
                 f"the prompt is {len(tokens)} tokens, over the {self.profile.name} profile's "
                 f"{self.profile.context}-token context",
                 "shorten the conversation or the tool list, or pick a profile with a longer context",

@@ -52,6 +52,29 @@ class ToolModule:
         return hashlib.sha256(f"{self.name}\0{self.source}".encode()).hexdigest()
 
 
+def tool_source_problems(builtin: list[str], modules: list[Path]) -> list[str]:
+    """What in a config's `tools` section would fail only when used: unknown built-in sets, missing modules.
+
+    Nothing is imported or run: this only names and checks paths, so `config validate` stays safe.
+    """
+    problems = []
+    for index, name in enumerate(builtin):
+        if name not in BUILTIN_MODULES:
+            problems.append(
+                f"tools.builtin.{index}: got {name[:60]!r}; not a built-in tool set (they are: "
+                f"{', '.join(sorted(BUILTIN_MODULES))}); list your own .py files under tools.modules"
+            )
+    for index, path in enumerate(modules):
+        resolved = Path(path).expanduser()
+        if resolved.is_dir():
+            problems.append(f"tools.modules.{index}: {path} is a folder; give a .py tool module or an MCP .json")
+        elif not resolved.is_file():
+            problems.append(f"tools.modules.{index}: {path} does not exist (relative paths start at {Path.cwd()})")
+        elif resolved.suffix not in (".py", ".json"):
+            problems.append(f"tools.modules.{index}: {path} is neither a tool module (.py) nor an MCP tool set (.json)")
+    return problems
+
+
 def builtin_path(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / "toolsets" / BUILTIN_MODULES[name]
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, ignore_events
+from edgefabric.paths import owned_temp_prefix, sweep_stale_temp
 from edgefabric.runtime.sandbox.engine import Outcome, SessionEngine
 from edgefabric.runtime.sandbox.limits import SandboxLimits
 from edgefabric.runtime.sandbox.mcp_tools import McpConnection, McpToolSet, load_mcp
@@ -136,12 +137,23 @@ def _relative(path: str) -> PurePosixPath:
     return relative
 
 
+_SWEPT: list[bool] = []
+
+
+def _sweep_once() -> None:
+    """Remove the session folders of killed runs, once per process."""
+    if not _SWEPT:
+        _SWEPT.append(True)
+        sweep_stale_temp("session")
+
+
 class ToolSession:
     """One isolated run: its own scratch dir (state as files), calls one at a time."""
 
     def __init__(self, box: ToolBox, scenario: dict[str, Any] | None = None) -> None:
         self.box = box
-        self.root = Path(tempfile.mkdtemp(prefix="edgefabric-session-"))
+        _sweep_once()
+        self.root = Path(tempfile.mkdtemp(prefix=owned_temp_prefix("session")))
         self.scratch = self.root / "scratch"
         (self.scratch / STATE_DIR).mkdir(parents=True)
         (self.root / "logs").mkdir()
