@@ -16,6 +16,21 @@ def rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
+def release_freed_memory() -> None:
+    """Hand the heap that freed tensors leave back to the OS (glibc's malloc_trim; a no-op elsewhere).
+
+    Each padding-free batch has its own length, so every step allocates differently
+    sized activations; glibc keeps the freed blocks, and on the demo's data the
+    process grew by ~50 MB a step (2.4 -> 3.5 GB in 20 steps) with the same live memory.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl)
+        pass
+
+
 def make_callback(on_event: EventSink) -> Any:
     """Built inside a function so `transformers` is imported only when training starts."""
     from transformers import TrainerCallback
@@ -88,6 +103,9 @@ def make_callback(on_event: EventSink) -> Any:
             if "loss" in logs or "eval_loss" in logs:
                 self.history.append(metrics)
                 on_event(Progress(STAGE, state.global_step, state.max_steps, metrics))
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            release_freed_memory()
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             path = f"{args.output_dir}/checkpoint-{state.global_step}"

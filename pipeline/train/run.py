@@ -30,7 +30,7 @@ from edgefabric.pipeline.train.data import (
     encode_samples,
 )
 from edgefabric.pipeline.train.layout import RunLayout
-from edgefabric.pipeline.train.progress import STAGE, make_callback, rss_mb
+from edgefabric.pipeline.train.progress import STAGE, make_callback, release_freed_memory, rss_mb
 
 TRAIN_FILE = "train.jsonl"
 VAL_FILE = "val.jsonl"
@@ -428,12 +428,7 @@ def _release_memory() -> None:
     """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): the merge then maps
     the 1 GB float32 base file, and mapped file pages cannot reuse freed heap, so kept heap adds to the peak."""
     gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
-        pass
+    release_freed_memory()
 
 
 def _merge_from_adapter(adapter: Path, base_dir: Path, path: Path) -> None:
