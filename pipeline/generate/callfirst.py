@@ -39,6 +39,7 @@ from edgefabric.pipeline.generate.conversation import (
     Conversation,
     Execution,
     SampleRejected,
+    as_rejection,
     call_line,
     result_line,
 )
@@ -47,10 +48,10 @@ from edgefabric.pipeline.generate.grounding import Grounder, GroundingResult, ch
 from edgefabric.pipeline.generate.plan import PlannedSample
 from edgefabric.pipeline.generate.structured import StructuredReplyError
 from edgefabric.pipeline.generate.surface import SLOT_NAMES, fill_slots, spoken
-from edgefabric.pipeline.generate.teacher import Teacher, TeacherError
+from edgefabric.pipeline.generate.teacher import Teacher
 from edgefabric.pipeline.generate.tool_runner import AsyncToolSession, ToolRunner
 from edgefabric.pipeline.generate.usage import Usage
-from edgefabric.pipeline.generate.values import ValuePools, concrete
+from edgefabric.pipeline.generate.values import ValuePools, concrete, keyed_scalars
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 MAX_DRAWS = 40  # a draw costs a sandbox call (milliseconds), not a teacher call
@@ -86,20 +87,7 @@ def _result_leaves(content: str) -> list[tuple[str, Any]]:
         data = json.loads(content)
     except (json.JSONDecodeError, TypeError):
         return []
-    found: list[tuple[str, Any]] = []
-
-    def walk(value: Any, key: str) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, k)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, key)
-        elif isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
-            found.append((key, value))
-
-    walk(data, "")
-    return found
+    return [(key, value) for key, value in keyed_scalars(data) if str(value).strip()]
 
 
 def _type_fits(value: Any, schema: dict[str, Any]) -> bool:
@@ -490,12 +478,8 @@ async def call_first_conversation(
         return conversation
     except CannotDraw as exc:
         raise SampleRejected("draw", str(exc), messages) from None
-    except StructuredReplyError as exc:
-        raise SampleRejected("format", exc.problem, messages) from None
-    except TeacherError as exc:
-        raise SampleRejected("teacher", exc.problem, messages) from None
-    except EdgeFabricError as exc:
-        raise SampleRejected("execution", exc.problem, messages) from None
+    except EdgeFabricError as exc:  # a teacher reply, the teacher itself, or the sandbox
+        raise as_rejection(exc, messages) from None
 
 
 async def _draw(

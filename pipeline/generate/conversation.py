@@ -153,12 +153,18 @@ async def generate_conversation(
         lines.append(f"Assistant: {answer.answer.strip()}")
         conversation.transcript = "\n".join(lines)
         return conversation
-    except StructuredReplyError as exc:
-        raise SampleRejected("format", exc.problem, messages) from None
-    except TeacherError as exc:
-        raise SampleRejected("teacher", exc.problem, messages) from None
     except EdgeFabricError as exc:
-        raise SampleRejected("execution", exc.problem, messages) from None
+        raise as_rejection(exc, messages) from None
+
+
+def as_rejection(exc: EdgeFabricError, messages: list[Message]) -> SampleRejected:
+    """The reject stage of a failure while making a sample: an unusable teacher reply is "format", an
+    unreachable teacher "teacher" (tried again on resume), anything else (the sandbox) "execution"."""
+    if isinstance(exc, StructuredReplyError):
+        return SampleRejected("format", exc.problem, messages)
+    if isinstance(exc, TeacherError):
+        return SampleRejected("teacher", exc.problem, messages)
+    return SampleRejected("execution", exc.problem, messages)
 
 
 async def _run_steps(

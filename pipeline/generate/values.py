@@ -22,6 +22,7 @@ import asyncio
 import json
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -173,24 +174,29 @@ def draw_shaped(shape: str, rng: random.Random, today: date) -> str:
     return _expression(rng)
 
 
+def keyed_scalars(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    """(nearest key, value) for every string or number in a JSON value, depth first; list items
+    take their list's key. Booleans and nulls are skipped."""
+    if isinstance(value, dict):
+        for child_key, child in value.items():
+            yield from keyed_scalars(child, child_key)
+    elif isinstance(value, list):
+        for child in value:
+            yield from keyed_scalars(child, key)
+    elif isinstance(value, str | int | float) and not isinstance(value, bool):
+        yield key, value
+
+
 def scenario_strings(scenario: dict[str, Any] | None, description: str) -> list[str]:
     """Strings in the scenario's state whose key the description names ("a contact's name" -> every "name")."""
     if not scenario:
         return []
     words = set(re.findall(r"[a-z]+", description.lower()))
-    found: list[str] = []
-
-    def walk(value: Any, key: str) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, k)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, key)
-        elif isinstance(value, str) and value.strip() and key.lower() in words and len(value) <= 80:
-            found.append(value)
-
-    walk(scenario.get("state", scenario), "")
+    found = [
+        value
+        for key, value in keyed_scalars(scenario.get("state", scenario))
+        if isinstance(value, str) and value.strip() and key.lower() in words and len(value) <= 80
+    ]
     return list(dict.fromkeys(found))
 
 
