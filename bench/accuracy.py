@@ -58,9 +58,16 @@ def main(argv: list[str] | None = None) -> None:
             cells.append(_pct(now) + count + delta)
         table.add_row(name, *cells)
     table.add_row("no-call baseline", *(_pct(r.baseline.get("overall")) for _, r in reports), style="dim")
-    perf = ["tokens_per_s", "latency_p50_s", "peak_rss_mb"]
+    perf = [
+        "tokens_per_s",
+        "total_p50_s",
+        "time_to_first_call_p50_s",
+        "peak_rss_mb",
+    ]  # keys of scoring.performance_metrics
     for name in perf:
-        table.add_row(name, *(f"{r.performance.get(name) or 0:.2f}" for _, r in reports))
+        table.add_row(
+            name, *("n/a" if r.performance.get(name) is None else f"{r.performance[name]:.2f}" for _, r in reports)
+        )
     Console().print(table)
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
