@@ -42,6 +42,7 @@ from edgefabric.pipeline.generate.conversation import (
     as_rejection,
     call_line,
     result_line,
+    run_call,
 )
 from edgefabric.pipeline.generate.draw import CallDrawer, CannotDraw, mistaken, pick_tool
 from edgefabric.pipeline.generate.grounding import Grounder, GroundingResult, check_counts, enum_aliases
@@ -103,19 +104,6 @@ def _type_fits(value: Any, schema: dict[str, Any]) -> bool:
     return False
 
 
-async def _run(session: AsyncToolSession, call: ToolCall, step: int, mistake: bool = False) -> Execution:
-    result = await session.call(call.name, call.arguments)
-    return Execution(
-        step=step,
-        call=call,
-        ok=bool(result.ok),
-        content=str(result.content),
-        error_kind=result.error_kind,
-        elapsed_ms=float(result.elapsed_ms),
-        deliberate_mistake=mistake,
-    )
-
-
 async def _draw_once(
     kind: str,
     drawer: CallDrawer,
@@ -130,20 +118,22 @@ async def _draw_once(
     if kind in ("single", "error_recovery"):
         call = await drawer.call(first_tool, "call_0")
         if kind == "single":
-            execution = await _run(session, call, 0)
+            execution = await run_call(session, call, 0)
             return DrawnTrace([[execution]]) if execution.ok else f"{call.name}: {execution.content[:200]}"
         wrong = mistaken(call, first_tool, drawer.rng)
-        failed = await _run(session, ToolCall(name=wrong.name, arguments=wrong.arguments, id="call_0"), 0, mistake=True)
+        failed = await run_call(
+            session, ToolCall(name=wrong.name, arguments=wrong.arguments, id="call_0"), 0, mistake=True
+        )
         if failed.ok:
             return "the mistaken call ran without error"
-        fixed = await _run(session, ToolCall(name=call.name, arguments=call.arguments, id="call_1"), 1)
+        fixed = await run_call(session, ToolCall(name=call.name, arguments=call.arguments, id="call_1"), 1)
         return DrawnTrace([[failed], [fixed]]) if fixed.ok else f"{call.name}: {fixed.content[:200]}"
     if kind == "parallel":
         second_tool = pick_tool(tools, planned.index + 1, seed, offset=attempt) if len(tools) > 1 else first_tool
         calls = [await drawer.call(first_tool, "call_0"), await drawer.call(second_tool, "call_1")]
         if calls[0].name == calls[1].name and calls[0].arguments == calls[1].arguments:
             return "the two drawn calls are the same"
-        executions = [await _run(session, call, 0) for call in calls]
+        executions = [await run_call(session, call, 0) for call in calls]
         bad = [e for e in executions if not e.ok]
         return DrawnTrace([executions]) if not bad else f"{bad[0].call.name}: {bad[0].content[:200]}"
     if kind == "multi_step":
@@ -159,7 +149,7 @@ async def _draw_chain(
     A parameter whose name or description names the result's key ("recipient: a contact's
     name" for a result key "name") is preferred; any parameter of a fitting type will do.
     """
-    first = await _run(session, await drawer.call(first_tool, "call_0"), 0)
+    first = await run_call(session, await drawer.call(first_tool, "call_0"), 0)
     if not first.ok:
         return f"{first.call.name}: {first.content[:200]}"
     leaves = _result_leaves(first.content)
@@ -181,7 +171,7 @@ async def _draw_chain(
     _, tool, param, value = drawer.rng.choice([o for o in options if o[0] == best])
     call = await drawer.call(tool, "call_1")
     call = ToolCall(name=call.name, arguments={**call.arguments, param: value}, id="call_1")
-    second = await _run(session, call, 1)
+    second = await run_call(session, call, 1)
     if not second.ok:
         return f"{call.name}: {second.content[:200]}"
     return DrawnTrace([[first], [second]], result_fed=f"{tool.name}.{param}")

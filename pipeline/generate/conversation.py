@@ -82,6 +82,20 @@ class Conversation:
     discarded_grounding: dict[str, list[int]] = field(default_factory=dict)
 
 
+async def run_call(session: Any, call: ToolCall, step: int, *, mistake: bool = False) -> Execution:
+    """Run `call` for real in a sandbox session (tool_runner.AsyncToolSession) and record it."""
+    result = await session.call(call.name, call.arguments)
+    return Execution(
+        step=step,
+        call=call,
+        ok=bool(result.ok),
+        content=str(result.content),
+        error_kind=result.error_kind,
+        elapsed_ms=float(result.elapsed_ms),
+        deliberate_mistake=mistake,
+    )
+
+
 class SampleRejected(Exception):
     """A sample that cannot be accepted; `stage` is where it failed ("teacher" means retry on resume)."""
 
@@ -206,16 +220,7 @@ async def _run_steps(
             conversation.messages.append(Message(role="assistant", tool_calls=calls))
             for call in calls:
                 lines.append(call_line(call))
-                result = await session.call(call.name, call.arguments)
-                execution = Execution(
-                    step=number,
-                    call=call,
-                    ok=bool(result.ok),
-                    content=str(result.content),
-                    error_kind=result.error_kind,
-                    elapsed_ms=float(result.elapsed_ms),
-                    deliberate_mistake=step.deliberate_mistake,
-                )
+                execution = await run_call(session, call, number, mistake=step.deliberate_mistake)
                 conversation.executions.append(execution)
                 conversation.messages.append(
                     Message(role="tool", tool_call_id=call.id, name=call.name, content=execution.content)
