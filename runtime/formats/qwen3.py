@@ -165,13 +165,17 @@ def _call_from_json(raw: Any) -> ToolCall:
 def parse(output: str) -> ParseResult:
     """Find every `<tool_call>` block. Never raises: bad blocks become `errors`."""
     result = ParseResult()
-    think = re.search(re.escape(THINK_START) + r"(.*?)" + re.escape(THINK_END), output, flags=re.DOTALL)
+    # Reasoning comes before the first call: a "</think>" inside a call's arguments is argument text.
+    first_call = output.find(CALL_START)
+    head = output if first_call < 0 else output[:first_call]
+    think = re.search(re.escape(THINK_START) + r"(.*?)" + re.escape(THINK_END), head, flags=re.DOTALL)
     if think:
         result.reasoning = think.group(1).strip() or None
         output = output[: think.start()] + output[think.end() :]
-    elif THINK_END in output:  # the generation prompt opened <think> itself
-        reasoning, output = output.split(THINK_END, 1)
+    elif THINK_END in head:  # the generation prompt opened <think> itself
+        reasoning, _ = head.split(THINK_END, 1)
         result.reasoning = reasoning.strip() or None
+        output = output[len(reasoning) + len(THINK_END) :]
     text_parts: list[str] = []
     pos = 0
     while True:

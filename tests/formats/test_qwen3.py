@@ -107,3 +107,19 @@ def test_only_assistant_replies_are_trainable() -> None:
         '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Rome"}}\n</tool_call><|im_end|>'
         "Paris 15 °C, Rome 21 °C.<|im_end|>"
     )
+
+
+def test_think_tags_inside_call_arguments_are_argument_text() -> None:
+    """Issue 14, item 3: an argument holding </think> or <think>...</think> keeps the call and its text."""
+    from edgefabric.runtime.formats import qwen3
+
+    for value in ("</think>", "<p><think>x</think></p>"):
+        call = ToolCall(name="render", arguments={"html": value})
+        parsed = qwen3.parse(qwen3.render_assistant(Message(role="assistant", tool_calls=[call])))
+        assert parsed.errors == []
+        assert [(c.name, c.arguments) for c in parsed.tool_calls] == [("render", {"html": value})]
+    # reasoning before the call is still reasoning
+    parsed = qwen3.parse(
+        '<think>plan</think>\n\n<tool_call>\n{"name": "a", "arguments": {"x": "</think>"}}\n</tool_call>'
+    )
+    assert parsed.reasoning == "plan" and parsed.tool_calls[0].arguments == {"x": "</think>"}
