@@ -69,9 +69,12 @@ class ScriptedTeacher:
             return self.words()
         prompt = str(body["messages"][-1].get("content") or "")
         results = " ".join(line for line in prompt.splitlines() if line.startswith("Result of "))
-        return json.dumps(self.instance(schema, key="", results=results))
+        # A multi-step sample's first call: the pinned call whose result a later pinned call reuses
+        # (add(2, 3) = 5 feeds add(5, 1)), as a teacher that plans the chain would choose.
+        first_of_chain = "Make only the FIRST tool call" in prompt
+        return json.dumps(self.instance(schema, key="", results=results, first_of_chain=first_of_chain))
 
-    def _call(self, item: dict[str, Any], results: str) -> dict[str, Any]:
+    def _call(self, item: dict[str, Any], results: str, first_of_chain: bool = False) -> dict[str, Any]:
         """One call: a tool from the schema with pinned arguments, preferring arguments that reuse a result."""
         branches = item.get("anyOf") or [item]
         names = [b["properties"]["name"].get("const") for b in branches if "const" in b["properties"]["name"]]
@@ -81,6 +84,8 @@ class ScriptedTeacher:
         if results:
             chained = [(n, a) for n, a in options if any(str(v) in results for v in a.values())]
             options = chained or options
+        elif first_of_chain and options:
+            options = options[:1]
         if not options:
             with self._lock:
                 branch = self._rng.choice(branches)
@@ -92,7 +97,7 @@ class ScriptedTeacher:
             name, arguments = self._rng.choice(options)
         return {"name": name, "arguments": arguments}
 
-    def instance(self, schema: dict[str, Any], key: str, results: str = "") -> Any:
+    def instance(self, schema: dict[str, Any], key: str, results: str = "", first_of_chain: bool = False) -> Any:
         if "const" in schema:
             return schema["const"]
         if "enum" in schema:
@@ -105,11 +110,11 @@ class ScriptedTeacher:
         kind = schema.get("type", "object")
         if kind == "object":
             properties = schema.get("properties", {})
-            return {name: self.instance(sub, name, results) for name, sub in properties.items()}
+            return {name: self.instance(sub, name, results, first_of_chain) for name, sub in properties.items()}
         if kind == "array":
             count = max(1, schema.get("minItems", 1))
             if key == "calls":
-                return [self._call(schema["items"], results) for _ in range(count)]
+                return [self._call(schema["items"], results, first_of_chain) for _ in range(count)]
             return [self.instance(schema.get("items", {}), key) for _ in range(count)]
         if kind == "string" and key == "request":
             # A request that states every pinned value, so the calls it is paired with are grounded.
