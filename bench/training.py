@@ -58,6 +58,22 @@ LORA = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "k_p
 LOSS_STEPS = tuple(s for s in (1, 2, 4, 8, 16, 32) if s <= STEPS)
 
 
+def _shared_sft_args(out: Path) -> dict[str, Any]:
+    """The SFTConfig settings every trainer side shares (steps, batch, schedule, seed, logging)."""
+    return {
+        "output_dir": str(out),
+        "max_steps": STEPS,
+        "per_device_train_batch_size": BATCH,
+        "learning_rate": LR,
+        "lr_scheduler_type": "constant",
+        "seed": SEED,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": [],
+        "disable_tqdm": True,
+    }
+
+
 def _samples() -> list[Any]:
     sys.path.insert(0, str(ROOT))
     from tests.train.conftest import dataset
@@ -123,21 +139,7 @@ def side_plain(model_dir: Path, samples: list[Any], work: Path) -> dict[str, Any
             self._total_train_tokens += int(inputs["attention_mask"].sum().item())
             return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
-    args = SFTConfig(
-        output_dir=str(work / "plain"),
-        max_steps=STEPS,
-        per_device_train_batch_size=BATCH,
-        learning_rate=LR,
-        lr_scheduler_type="constant",
-        seed=SEED,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=False,
-        disable_tqdm=True,
-    )
+    args = SFTConfig(**_shared_sft_args(work / "plain"), use_cpu=True, bf16=False, gradient_checkpointing=False)
     lora = LORA
     peft = LoraConfig(
         r=lora["r"],
@@ -194,18 +196,7 @@ def side_unsloth(model_dir: Path, samples: list[Any], work: Path) -> dict[str, A
         use_gradient_checkpointing=False,
         modules_to_save=["embed_tokens", "lm_head"],
     )
-    args = SFTConfig(
-        output_dir=str(work / "unsloth"),
-        max_steps=STEPS,
-        per_device_train_batch_size=BATCH,
-        learning_rate=LR,
-        lr_scheduler_type="constant",
-        seed=SEED,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        disable_tqdm=True,
-    )
+    args = SFTConfig(**_shared_sft_args(work / "unsloth"))
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer
     )

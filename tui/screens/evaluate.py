@@ -18,16 +18,6 @@ from edgefabric.tui.bridge import StageCall, StageFinished, StageNote, StageProg
 from edgefabric.tui.project import model_choices
 from edgefabric.tui.screens.base import StageScreen
 
-METRIC_COLUMNS = (
-    "tool_selection_accuracy",
-    "parameter_accuracy",
-    "equivalent_accuracy",
-    "schema_validity_rate",
-    "execution_success_rate",
-    "irrelevance_accuracy",
-    "multi_step_success",
-)
-
 
 def _with_count(report: Any, name: str) -> str:
     """A metric as "50.0% (2/4)": the share and the counts behind it (older reports have no counts)."""
@@ -111,10 +101,11 @@ class EvaluateScreen(StageScreen):
         """Every report in reports/ side by side (from this app or the CLI), the newest shown in full."""
         from edgefabric.pipeline.evaluate.improve import load_rounds
         from edgefabric.pipeline.evaluate.report import load_report
+        from edgefabric.pipeline.evaluate.scoring import METRICS
 
         table = self.query_one("#compare", DataTable)
         table.clear(columns=True)
-        table.add_columns("report", "model", "n", "overall", "no-call", *(c.split("_")[0] for c in METRIC_COLUMNS))
+        table.add_columns("report", "model", "n", "overall", "no-call", *(c.split("_")[0] for c in METRICS))
         reports = []
         for path in sorted(self.project.files("reports", "*.json"), key=lambda p: p.stat().st_mtime):
             try:
@@ -128,7 +119,7 @@ class EvaluateScreen(StageScreen):
                 str(report.n),
                 _fmt(report.overall),
                 _fmt(report.baseline.get("overall")) if report.baseline else "n/a",
-                *(_with_count(report, c) for c in METRIC_COLUMNS),
+                *(_with_count(report, c) for c in METRICS),
             )
         if reports:
             self.show_report(reports[-1][1])
