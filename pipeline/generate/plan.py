@@ -1,8 +1,9 @@
 """Which sample comes next: its index, deterministic id, topic and kind.
 
-Everything is a pure function of (seed, topic graph, kind weights, index), so a
-resumed run plans exactly the samples the killed one did and can skip the ids
-already written.
+Index, topic and id are a pure function of (seed, topic graph, index), so a resumed
+run meets the same ids as the killed one and skips those already written. The kind
+is chosen by `KindPlanner` from the per-kind quotas and what is already accepted
+(counted from the files on resume), so the mix is kept whatever each kind's accept rate.
 """
 
 from __future__ import annotations
@@ -29,26 +30,6 @@ class PlannedSample:
 
 def sample_id(seed: int, topic_id: int, index: int) -> str:
     return hashlib.sha256(f"edgefabric:{seed}:{topic_id}:{index}".encode()).hexdigest()[:24]
-
-
-def kind_sequence(weights: dict[str, float]) -> Iterator[SampleKind]:
-    """Smooth weighted round robin: every prefix is as close to the mix as whole samples allow."""
-    kinds = [kind for kind in SAMPLE_KINDS if weights.get(kind, 0) > 0]
-    total = sum(weights[kind] for kind in kinds)
-    current = dict.fromkeys(kinds, 0.0)
-    while True:
-        for kind in kinds:
-            current[kind] += weights[kind]
-        pick = max(kinds, key=lambda kind: current[kind])  # ties go to the earlier kind
-        current[pick] -= total
-        yield pick  # type: ignore[misc]
-
-
-def plan_samples(graph: TopicGraph, weights: dict[str, float], seed: int) -> Iterator[PlannedSample]:
-    """An endless, reproducible stream of planned samples in the weighted kind mix."""
-    kinds = kind_sequence(weights)
-    for index, topic in positions(graph, seed):
-        yield PlannedSample(index, sample_id(seed, topic.id, index), next(kinds), topic)
 
 
 def kind_quotas(weights: dict[str, float], target: int) -> dict[str, int]:

@@ -7,7 +7,7 @@ from collections import Counter
 
 from edgefabric.config import SplitConfig
 from edgefabric.pipeline.generate.dedup import drop_near_duplicates
-from edgefabric.pipeline.generate.plan import kind_sequence, plan_samples
+from edgefabric.pipeline.generate.plan import positions, sample_id
 from edgefabric.pipeline.generate.similarity import NearDuplicateIndex, normalise, similarity
 from edgefabric.pipeline.generate.splits import assign_splits
 from edgefabric.pipeline.generate.topics import TopicGraph, TopicNode
@@ -27,22 +27,21 @@ def _graph(leaves: int) -> TopicGraph:
     )
 
 
-def test_kind_mix_is_followed_exactly_in_every_prefix() -> None:
-    weights = {"single": 0.4, "parallel": 0.2, "multi_step": 0.2, "no_call": 0.1, "error_recovery": 0.1}
-    first = list(itertools.islice(kind_sequence(weights), 20))
-    assert Counter(first) == {"single": 8, "parallel": 4, "multi_step": 4, "no_call": 2, "error_recovery": 2}
-    assert "no_call" not in set(itertools.islice(kind_sequence({"single": 1, "no_call": 0}), 10))
-
-
 def test_plan_is_reproducible_and_ids_are_unique() -> None:
+    """Positions and ids are a pure function of seed and graph; the kind mix is test_quotas_and_card's."""
     graph = _graph(4)
-    first = list(itertools.islice(plan_samples(graph, {"single": 1, "parallel": 1}, seed=7), 40))
-    again = list(itertools.islice(plan_samples(graph, {"single": 1, "parallel": 1}, seed=7), 40))
-    other = list(itertools.islice(plan_samples(graph, {"single": 1, "parallel": 1}, seed=8), 40))
+
+    def ids(seed: int) -> list[tuple[int, str]]:
+        return [
+            (topic.id, sample_id(seed, topic.id, index))
+            for index, topic in itertools.islice(positions(graph, seed), 40)
+        ]
+
+    first, again, other = ids(7), ids(7), ids(8)
     assert first == again
-    assert len({p.id for p in first}) == 40
-    assert {p.id for p in first}.isdisjoint(p.id for p in other)
-    assert Counter(p.topic.id for p in first) == {1: 10, 2: 10, 3: 10, 4: 10}
+    assert len({i for _, i in first}) == 40
+    assert {i for _, i in first}.isdisjoint(i for _, i in other)
+    assert Counter(topic for topic, _ in first) == {1: 10, 2: 10, 3: 10, 4: 10}
 
 
 def test_similarity_normalises_case_accents_and_punctuation() -> None:
