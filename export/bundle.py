@@ -228,13 +228,22 @@ def _model_card(
     ]
     if parity:
         lines += [
-            "## Parity with the HF model (greedy, fixed probe set)",
+            "## Parity with the source model (teacher-forced, fixed probe set)",
             "",
-            "| export | token agreement | tool calls identical |",
-            "|---|---|---|",
+            "Size, speed and parity side by side; an export that breaks its type's bounds is FAILED and its "
+            'file name says so. Bounds: README of EdgeFabric, "Parity thresholds".',
+            "",
+            "| export | size | tokens/s | top-1 | mean KL | p99 KL | ppl ratio | tool calls | verdict |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
+        sizes = {f"{e['format']} {e['quant']}": e["weights_bytes"] for e in exports}
         for row in parity["summary"]:
-            lines.append(f"| {row['target']} | {row['token_agreement']:.0%} | {row['tool_call_agreement']:.0%} |")
+            verdict = "passed" if row["passed"] else "**FAILED**: " + "; ".join(row["failures"])
+            lines.append(
+                f"| {row['target']} | {sizes.get(row['target'], 0) / 1e6:.1f} MB | {row['tokens_per_s']:.1f} | "
+                f"{row['top1_agreement']:.1%} | {row['mean_kl']:.4f} | {row['p99_kl']:.3f} | "
+                f"{row['ppl_ratio']:.3f} | {row['tool_call_agreement']:.0%} | {verdict} |"
+            )
         lines.append("")
     lines += ["## Device fit (estimated RAM: weights + KV cache + 300 MB runtime)", "", _fit_table(fit)]
     return "\n".join(lines)

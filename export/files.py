@@ -13,6 +13,7 @@ from pathlib import Path
 from edgefabric.errors import EdgeFabricError
 
 PARTIAL = ".partial"
+FAILED_MARK = "-FAILED"  # in the file name of an export that failed its parity check
 
 
 def partial_path(target: Path) -> Path:

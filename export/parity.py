@@ -1,101 +1,46 @@
-"""Does an export still behave like the HF model? Greedy continuations of a fixed probe set.
+"""Does an export still behave like the source model? The parity check.
 
-Every backend gets the same prompt token ids (from the HF tokenizer) and continues
-greedily for `max_new_tokens`; the report gives, per export, how many generated
-tokens agree with transformers' and whether the tool calls parsed (with
-runtime.formats) from the continuation are identical. Unquantized exports (GGUF
-f16/bf16, ONNX fp32) must agree exactly on the tool calls; quantized ones report their
-rate. Whether llama.cpp's own tokenizer reproduces the prompt ids is reported too.
+Two measures per export, against the source model run by transformers in float32:
+
+1. **Teacher-forced divergence** (`export.divergence`) along fixed texts in the family's
+   own format (`export.probes.forced_probes`): top-1 agreement, mean and p99 KL, the
+   perplexity ratio. These decide the verdict, against the bounds of
+   `export.thresholds` for the export's quantization type.
+2. **Tool calls**: greedy continuations of the call probes, parsed with
+   runtime.formats; unquantized exports must make exactly the source's calls. The
+   greedy token agreement and the export's tokens/s are reported beside.
+
+Every backend gets the same token ids (from the source tokenizer). Whether llama.cpp's
+own tokenizer reproduces the prompt ids is reported too.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgefabric.events import EventSink, Note, Progress, ignore_events
+from edgefabric.export.divergence import Divergence, LogitsFn, gguf_logits, hf_logits, onnx_logits
+from edgefabric.export.probes import ForcedProbe, Probe, call_probes, forced_probes
+from edgefabric.export.thresholds import ParityThreshold, is_exact, threshold_for
 from edgefabric.runtime.formats import get_format
-from edgefabric.schemas import Message, ToolCall, ToolSpec
 
-EXACT_TYPES = ("f16", "bf16", "fp32")
-WEATHER = ToolSpec(
-    name="get_weather",
-    description="Current weather for a city.",
-    parameters={
-        "type": "object",
-        "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-        "required": ["city"],
-    },
-)
-CONVERT = ToolSpec(
-    name="convert_currency",
-    description="Convert an amount between currencies.",
-    parameters={
-        "type": "object",
-        "properties": {"amount": {"type": "number"}, "source": {"type": "string"}, "target": {"type": "string"}},
-        "required": ["amount", "source", "target"],
-    },
-)
-PROBE_TOOLS = [WEATHER, CONVERT]
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A rendered prompt, plus text the continuation is appended to before parsing."""
-
-    name: str
-    prompt: str
-    prefill: str = ""
-
-
-def probe_set(family: str) -> list[Probe]:
-    """The fixed probes: plain chat, tool prompts, a call cut short (prefilled), after a tool result."""
-    fmt = get_format(family)
-
-    def render(messages: list[Message], tools: Sequence[ToolSpec] = PROBE_TOOLS) -> str:
-        return fmt.render(messages, tools, add_generation_prompt=True)
-
-    user = [Message(role="user", content="What's the weather in Paris right now?")]
-    convert = [Message(role="user", content="How many euros is 120 US dollars?")]
-    after_result = [
-        *user,
-        Message(role="assistant", tool_calls=[ToolCall(name="get_weather", arguments={"city": "Paris"})]),
-        Message(role="tool", name="get_weather", content='{"temp_c": 18, "sky": "cloudy"}'),
-    ]
-    call = fmt.render_assistant(
-        Message(role="assistant", tool_calls=[ToolCall(name="get_weather", arguments={"city": "Paris"})])
-    )
-    # Cut inside the argument value, so the model must finish the call itself.
-    cut = call[: call.index("Paris")]
-    convert_call = fmt.render_assistant(
-        Message(
-            role="assistant",
-            tool_calls=[ToolCall(name="convert_currency", arguments={"amount": 120, "source": "USD", "target": "EUR"})],
-        )
-    )
-    return [
-        Probe("chat", render([Message(role="user", content="Write one sentence about the sea.")], [])),
-        Probe("tool_weather", render(user)),
-        Probe("tool_convert", render(convert)),
-        Probe("call_prefill_weather", render(user) + cut, prefill=cut),
-        Probe(
-            "call_prefill_convert",
-            render(convert) + convert_call[: convert_call.index("120")],
-            prefill=convert_call[: convert_call.index("120")],
-        ),
-        Probe("after_result", render(after_result)),
-    ]
+# The greedy call probes are what `probe_set` always returned; kept under that name for callers.
+probe_set = call_probes
 
 
 @dataclass
 class ProbeResult:
+    """One greedy call probe of one export."""
+
     name: str
     reference_tokens: list[int]
     tokens: list[int]
-    agreement: float  # matching tokens at the same position / reference length
+    agreement: float  # matching tokens at the same position / the longer length
     prefix: int  # tokens before the first difference
     calls_identical: bool
     reference_calls: list[dict[str, Any]]
@@ -105,9 +50,15 @@ class ProbeResult:
 
 @dataclass
 class ExportParity:
+    """The parity of one export: its verdict and the figures behind it."""
+
     target: str  # e.g. "gguf q8_0"
+    runtime: str  # "gguf" or "onnx"
     quant: str
+    threshold: ParityThreshold
     probes: list[ProbeResult] = field(default_factory=list)
+    divergence: Divergence = field(default_factory=Divergence)
+    tokens_per_s: float = 0.0  # greedy decoding over the call probes, prompt processing included
 
     @property
     def token_agreement(self) -> float:
@@ -119,19 +70,28 @@ class ExportParity:
 
     @property
     def must_be_exact(self) -> bool:
-        return self.quant in EXACT_TYPES
+        return is_exact(self.quant)
+
+    @property
+    def failures(self) -> list[str]:
+        return self.threshold.failures(self.divergence.summary(), self.call_agreement)
 
     @property
     def passed(self) -> bool:
-        return self.call_agreement == 1.0 if self.must_be_exact else True
+        return not self.failures
 
     def summary(self) -> dict[str, Any]:
         return {
             "target": self.target,
+            "runtime": self.runtime,
             "quant": self.quant,
+            **{k: v for k, v in self.divergence.summary().items() if k != "vocab"},
             "token_agreement": round(self.token_agreement, 4),
             "tool_call_agreement": round(self.call_agreement, 4),
+            "tokens_per_s": round(self.tokens_per_s, 1),
             "must_be_exact": self.must_be_exact,
+            "threshold": asdict(self.threshold),
+            "failures": self.failures,
             "passed": self.passed,
         }
 
@@ -149,10 +109,15 @@ class ParityReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "family": self.family,
+            "method": "teacher-forced top-1 agreement, KL and perplexity ratio vs transformers float32; "
+            "greedy tool calls on the call probes",
             "max_new_tokens": self.max_new_tokens,
             "passed": self.passed,
             "summary": [e.summary() for e in self.exports],
-            "exports": [{**e.summary(), "probes": [asdict(p) for p in e.probes]} for e in self.exports],
+            "exports": [
+                {**e.summary(), "vocab": e.divergence.summary()["vocab"], "probes": [asdict(p) for p in e.probes]}
+                for e in self.exports
+            ],
         }
 
     def write(self, path: Path) -> None:
@@ -162,12 +127,36 @@ class ParityReport:
 Generator = Callable[[list[int], int], list[int]]
 
 
+@dataclass
+class _Backend:
+    generate: Generator
+    logits: LogitsFn
+    tokenize: Callable[[str], list[int]] | None = None
+    close: Callable[[], None] = lambda: None
+
+
 def _calls(family: str, text: str) -> list[dict[str, Any]]:
     return [call.model_dump(exclude={"id"}) for call in get_format(family).parse(text).tool_calls]
 
 
-def hf_generator(folder: Path, family: str) -> tuple[Generator, Any]:
-    """Greedy generation with transformers (float32), the reference."""
+def _stop_ids(tokenizer: Any, family: str) -> set[int]:
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    for text in (*get_format(family).stop_sequences, "<end_of_turn>"):
+        token = tokenizer.convert_tokens_to_ids(text)
+        if isinstance(token, int) and token != tokenizer.unk_token_id:
+            ids.add(token)
+    return ids
+
+
+def _until_stop(tokens: list[int], stops: set[int]) -> list[int]:
+    for i, token in enumerate(tokens):
+        if token in stops:
+            return tokens[: i + 1]
+    return tokens
+
+
+def _hf_backend(folder: Path, family: str) -> tuple[_Backend, Any]:
+    """The reference: transformers in float32, greedy generation and full logits."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -188,33 +177,23 @@ def hf_generator(folder: Path, family: str) -> tuple[Generator, Any]:
             )
         return _until_stop(out[0, len(ids) :].tolist(), stops)
 
-    return generate, tokenizer
+    return _Backend(generate, hf_logits(model)), tokenizer
 
 
-def _stop_ids(tokenizer: Any, family: str) -> set[int]:
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    for text in (*get_format(family).stop_sequences, "<end_of_turn>"):
-        token = tokenizer.convert_tokens_to_ids(text)
-        if isinstance(token, int) and token != tokenizer.unk_token_id:
-            ids.add(token)
-    return ids
-
-
-def _until_stop(tokens: list[int], stops: set[int]) -> list[int]:
-    for i, token in enumerate(tokens):
-        if token in stops:
-            return tokens[: i + 1]
-    return tokens
-
-
-def gguf_generator(path: Path, stops: set[int], n_ctx: int = 2048) -> tuple[Generator, Any]:
+def _gguf_backend(path: Path, stops: set[int], n_ctx: int) -> _Backend:
     from llama_cpp import Llama
 
     from edgefabric.runtime.threads import thread_plan
 
     plan = thread_plan()
     llm = Llama(
-        str(path), n_ctx=n_ctx, n_threads=plan.generation, n_threads_batch=plan.batch, verbose=False, logits_all=False
+        str(path),
+        n_ctx=n_ctx,
+        n_batch=n_ctx,
+        n_threads=plan.generation,
+        n_threads_batch=plan.batch,
+        verbose=False,
+        logits_all=True,
     )
 
     def generate(ids: list[int], n: int) -> list[int]:
@@ -226,10 +205,13 @@ def gguf_generator(path: Path, stops: set[int], n_ctx: int = 2048) -> tuple[Gene
                 break
         return out
 
-    return generate, llm
+    def tokenize(text: str) -> list[int]:
+        return list(llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    return _Backend(generate, gguf_logits(llm), tokenize, llm.close)
 
 
-def onnx_generator(folder: Path, stops: set[int]) -> Generator:
+def _onnx_backend(folder: Path, stops: set[int]) -> _Backend:
     import onnxruntime_genai as og
 
     from edgefabric.export.onnx import generation_max_length
@@ -250,18 +232,26 @@ def onnx_generator(folder: Path, stops: set[int]) -> Generator:
                 break
         return out
 
-    return generate
+    return _Backend(generate, onnx_logits(model, folder))
 
 
-def compare(
+def _greedy(
     family: str,
+    probes: Sequence[Probe],
+    prompts: list[list[int]],
     reference: list[list[int]],
-    generated: list[list[int]],
-    probes: list[Probe],
+    backend: _Backend,
+    max_new_tokens: int,
     decode: Callable[[list[int]], str],
-) -> list[ProbeResult]:
+) -> tuple[list[ProbeResult], float]:
+    """Greedy continuations compared with the reference's, and the tokens/s they ran at."""
     results = []
-    for probe, ref, got in zip(probes, reference, generated, strict=True):
+    generated = 0
+    started = time.perf_counter()
+    outputs = [backend.generate(ids, max_new_tokens) for ids in prompts]
+    seconds = time.perf_counter() - started
+    for probe, ids, ref, got in zip(probes, prompts, reference, outputs, strict=True):
+        generated += len(got)
         same = sum(a == b for a, b in zip(ref, got, strict=False))
         prefix = next((i for i, (a, b) in enumerate(zip(ref, got, strict=False)) if a != b), min(len(ref), len(got)))
         ref_calls = _calls(family, probe.prefill + decode(ref))
@@ -276,9 +266,10 @@ def compare(
                 calls_identical=ref_calls == calls,
                 reference_calls=ref_calls,
                 calls=calls,
+                prompt_tokens_match=backend.tokenize(probe.prompt) == ids if backend.tokenize else None,
             )
         )
-    return results
+    return results, generated / max(seconds, 1e-9)
 
 
 def check_parity(
@@ -290,38 +281,53 @@ def check_parity(
     max_new_tokens: int = 24,
     on_event: EventSink = ignore_events,
 ) -> ParityReport:
-    """Compare every export with the HF model on the probe set."""
-    probes = probe_set(family)
-    reference_generate, tokenizer = hf_generator(hf_folder, family)
-    prompts = [tokenizer.encode(p.prompt, add_special_tokens=False) for p in probes]
+    """Compare every export with the source model in `hf_folder`.
+
+    Returns the report; its `passed` is False when any export breaks its type's bounds
+    (`export.thresholds`). Raises EdgeFabricError for an export type without bounds.
+    """
+    targets = [("gguf", quant, path) for quant, path in gguf] + [("onnx", quant, path) for quant, path in onnx]
+    thresholds = {(runtime, quant): threshold_for(runtime, quant) for runtime, quant, _ in targets}
+    reference, tokenizer = _hf_backend(hf_folder, family)
+    calls = call_probes(family)
+    prompts = [tokenizer.encode(p.prompt, add_special_tokens=False) for p in calls]
+    forced: list[ForcedProbe] = forced_probes(family, bos=tokenizer.bos_token or "")
+    forced_ids = [tokenizer.encode(p.text, add_special_tokens=False) for p in forced]
     stops = _stop_ids(tokenizer, family)
-    total = len(gguf) + len(onnx) + 1
+    n_ctx = max(max(map(len, forced_ids)), max(map(len, prompts)) + max_new_tokens) + 16
+    total = len(targets) + 1
     on_event(Progress("parity", 0, total))
-    reference = [reference_generate(ids, max_new_tokens) for ids in prompts]
+    reference_tokens = [reference.generate(ids, max_new_tokens) for ids in prompts]
     on_event(Progress("parity", 1, total))
 
     def decode(tokens: list[int]) -> str:
         return str(tokenizer.decode(tokens, skip_special_tokens=False))
 
     report = ParityReport(family=family, max_new_tokens=max_new_tokens)
-    for quant, path in gguf:
-        generate, llm = gguf_generator(path, stops)
-        results = compare(family, reference, [generate(ids, max_new_tokens) for ids in prompts], probes, decode)
-        for result, probe, ids in zip(results, probes, prompts, strict=True):
-            result.prompt_tokens_match = llm.tokenize(probe.prompt.encode(), add_bos=False, special=True) == ids
-        del llm
-        report.exports.append(ExportParity(target=f"gguf {quant}", quant=quant, probes=results))
-        on_event(Note("parity", _line(report.exports[-1])))
-        on_event(Progress("parity", len(report.exports) + 1, total))
-    for precision, folder in onnx:
-        generate = onnx_generator(folder, stops)
-        results = compare(family, reference, [generate(ids, max_new_tokens) for ids in prompts], probes, decode)
-        report.exports.append(ExportParity(target=f"onnx {precision}", quant=precision, probes=results))
-        on_event(Note("parity", _line(report.exports[-1])))
+    for runtime, quant, path in targets:
+        backend = _gguf_backend(path, stops, n_ctx) if runtime == "gguf" else _onnx_backend(path, stops)
+        try:
+            export = ExportParity(
+                target=f"{runtime} {quant}", runtime=runtime, quant=quant, threshold=thresholds[(runtime, quant)]
+            )
+            export.probes, export.tokens_per_s = _greedy(
+                family, calls, prompts, reference_tokens, backend, max_new_tokens, decode
+            )
+            for ids in forced_ids:
+                export.divergence.add(reference.logits(ids), backend.logits(ids), ids)
+        finally:
+            backend.close()
+        report.exports.append(export)
+        on_event(Note("parity", describe(export)))
         on_event(Progress("parity", len(report.exports) + 1, total))
     return report
 
 
-def _line(export: ExportParity) -> str:
-    verdict = "ok" if export.passed else "FAILED (must agree exactly)"
-    return f"{export.target}: tokens {export.token_agreement:.0%}, tool calls {export.call_agreement:.0%} identical {verdict}"
+def describe(export: ExportParity) -> str:
+    """One line: the figures, then `ok` or `FAILED: reasons`."""
+    d = export.divergence
+    figures = (
+        f"{export.target}: top-1 {d.top1_agreement:.1%}, mean KL {d.mean_kl:.4f}, p99 KL {d.p99_kl:.3f}, "
+        f"ppl x{d.ppl_ratio:.3f}, tool calls {export.call_agreement:.0%} identical"
+    )
+    return f"{figures}: ok" if export.passed else f"{figures}: FAILED ({'; '.join(export.failures)})"

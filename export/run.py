@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, Progress, StageDone, StageFailed, StageStarted, ignore_events
 from edgefabric.export.bundle import modelfile, write_bundle_metadata
-from edgefabric.export.files import atomic_output
+from edgefabric.export.files import FAILED_MARK, atomic_output
 from edgefabric.export.gguf import check_gguf_types, export_gguf
 from edgefabric.export.onnx import check_onnx_precisions, export_onnx
 from edgefabric.export.parity import check_parity
@@ -33,9 +33,12 @@ class ExportSource:
 
 @dataclass
 class ExportResult:
+    """A finished bundle; `failed` lists the targets (e.g. "onnx int4") that failed parity."""
+
     bundle: Path
     manifest: dict[str, Any]
     parity: dict[str, Any] | None
+    failed: list[str] = field(default_factory=list)
 
 
 def resolve_source(spec: str, *, on_event: EventSink = ignore_events) -> ExportSource:
@@ -126,16 +129,9 @@ def export_model(
                 }
                 for o in onnxs
             ]
-            if ggufs:
-                best = min(
-                    ggufs, key=lambda g: ("f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0").index(g.quant)
-                )
-                (partial / "Modelfile").write_text(
-                    modelfile(best.path.name, source.family, chat_template(source.family))
-                )
             report = None
             if parity:
-                on_event(Note("export", "parity check: greedy continuations of the probe set vs transformers"))
+                on_event(Note("export", "parity check: teacher-forced divergence and tool calls vs transformers"))
                 result = check_parity(
                     source.folder,
                     source.family,
@@ -145,8 +141,18 @@ def export_model(
                     on_event=on_event,
                 )
                 report = result.to_dict()
+                verdicts = {row["target"]: row for row in report["summary"]}
+                for entry in exports:
+                    row = verdicts[f"{entry['format']} {entry['quant']}"]
+                    entry["parity"] = "passed" if row["passed"] else "failed"
+                    if not row["passed"]:
+                        entry["parity_failures"] = row["failures"]
+                        entry["path"] = _mark_failed(partial, entry["path"])
                 (partial / "parity.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
                 on_event(Progress("export", total, total))
+            gguf_entries = [e for e in exports if e["format"] == "gguf"]
+            if gguf_entries:
+                (partial / "Modelfile").write_text(_modelfile(gguf_entries, source.family))
             manifest = write_bundle_metadata(
                 partial,
                 source,
@@ -160,7 +166,32 @@ def export_model(
         raise
     # The manifest names files relative to the bundle, so it stays valid after the rename.
     summary = {"bundle": str(bundle), "seconds": round(time.perf_counter() - started, 1)}
+    failed = [f"{e['format']} {e['quant']}" for e in exports if e.get("parity") == "failed"]
     if report is not None:
         summary["parity_passed"] = report["passed"]
+        summary["parity_failed"] = failed
     on_event(StageDone("export", summary))
-    return ExportResult(bundle=bundle, manifest=manifest, parity=report)
+    return ExportResult(bundle=bundle, manifest=manifest, parity=report, failed=failed)
+
+
+_GGUF_ORDER = ("f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
+
+
+def _mark_failed(bundle: Path, name: str) -> str:
+    """Rename a failed export so its name says so (`model-q4_0-FAILED.gguf`, `onnx-int4-FAILED/`);
+    the files are kept for inspection. Returns the new name, relative to the bundle."""
+    path = Path(name)
+    marked = path.with_name(path.stem + FAILED_MARK + path.suffix)
+    (bundle / path).rename(bundle / marked)
+    return str(marked)
+
+
+def _modelfile(entries: list[dict[str, Any]], family: str) -> str:
+    """Ollama's Modelfile for the most precise GGUF that passed parity (or, if none did, the
+    most precise one, with a warning at the top)."""
+    passed = [e for e in entries if e.get("parity") != "failed"]
+    best = min(passed or entries, key=lambda e: _GGUF_ORDER.index(e["quant"]))
+    text = modelfile(best["path"], family, chat_template(family))
+    if not passed:
+        text = f"# WARNING: {best['path']} FAILED its parity check (see parity.json)\n" + text
+    return text

@@ -160,14 +160,21 @@ EMBEDDED_MODELS = ("embedded:smollm2-135m", "embedded:gemma3-270m")
 
 
 def model_choices(project: Project) -> list[tuple[str, str]]:
-    """(label, model) for Chat and Evaluate: the project's exports first, then the embedded models."""
-    choices: list[tuple[str, str]] = []
+    """(label, model) for Chat and Evaluate: the project's exports first, then the embedded models.
+
+    An export that failed its parity check (named `-FAILED` by the exporter) comes last, labelled
+    so, and is therefore never the preselected first choice.
+    """
+    from edgefabric.export.files import FAILED_MARK
+
+    exports: list[tuple[str, str]] = []
     for path in project.files("exports", "*.gguf"):
-        choices.append((str(path.relative_to(project.root)), str(path)))
+        exports.append((str(path.relative_to(project.root)), str(path)))
     for path in project.files("exports", "genai_config.json"):
-        choices.append((str(path.parent.relative_to(project.root)) + " (ONNX)", str(path.parent)))
-    choices.extend((name, name) for name in EMBEDDED_MODELS)
-    return choices
+        exports.append((str(path.parent.relative_to(project.root)) + " (ONNX)", str(path.parent)))
+    failed = [(label + " (parity FAILED)", model) for label, model in exports if FAILED_MARK in Path(model).name]
+    passed = [choice for choice in exports if FAILED_MARK not in Path(choice[1]).name]
+    return passed + [(name, name) for name in EMBEDDED_MODELS] + failed
 
 
 def family_for(project: Project, config: ProjectConfig, model: str) -> str:

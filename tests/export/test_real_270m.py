@@ -43,5 +43,7 @@ def test_embedded_270m_to_gguf_keeps_the_sentencepiece_vocabulary(
     assert llm.tokenize(text.encode(), add_bos=False, special=True) == hf.encode(text, add_special_tokens=False)
     assert result.parity is not None
     (row,) = result.parity["summary"]
-    assert row["target"] == "gguf q8_0" and row["token_agreement"] >= 0.5
+    # q8_0 of the real 270M is near-lossless under teacher forcing, so it must pass its bounds.
+    assert row["target"] == "gguf q8_0" and row["passed"], row["failures"]
+    assert row["top1_agreement"] >= 0.9 and row["mean_kl"] < 0.03
     assert result.manifest["parameters"] > 260_000_000

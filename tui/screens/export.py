@@ -157,12 +157,21 @@ class ExportScreen(StageScreen):
             self.notify(f"wrote {message.kind} {payload.get('quant', payload.get('precision', ''))}")
 
     def show_parity(self, report: dict[str, Any]) -> None:
-        lines = ["[b]parity[/] " + ("[green]passed[/]" if report.get("passed") else "[red]failed[/]")]
+        """The verdict first (FAILED in red, never "passed" beside a bad figure), then each export's figures."""
+        passed = bool(report.get("passed")) and all(row.get("passed") for row in report.get("summary", []))
+        lines = ["[b]parity[/] " + ("[green]passed[/]" if passed else "[b red]FAILED[/]")]
         for row in report.get("summary", []):
-            lines.append(
-                f"  {row.get('target')} {row.get('quant')}: tokens {row.get('token_agreement', 0):.0%}, "
-                f"tool calls {row.get('tool_call_agreement', 0):.0%}" + ("" if row.get("passed") else " [red]✗[/]")
+            figures = (
+                f"top-1 {row.get('top1_agreement', 0):.1%}, KL {row.get('mean_kl', 0):.4f}, "
+                f"ppl x{row.get('ppl_ratio', 0):.2f}, calls {row.get('tool_call_agreement', 0):.0%}"
+                if "top1_agreement" in row
+                else "no teacher-forced figures (exported by an older version: export again)"
             )
+            if row.get("passed") and "top1_agreement" in row:
+                lines.append(f"  [green]ok[/] {row.get('target')}: {figures}")
+            else:
+                reasons = "; ".join(row.get("failures", [])) or "not measured"
+                lines.append(f"  [b red]FAILED[/] {row.get('target')}: {figures} [red]({escape(reasons)})[/]")
         self.query_one("#parity", Static).update("\n".join(lines))
 
     def show_device_fit(self, rows: list[dict[str, Any]]) -> None:
