@@ -155,9 +155,31 @@ class TrainingConfig(_Section):
     merge: bool = True
 
 
+class OnnxQuantization(_Section):
+    """Weight-only (MatMulNBits) quantization of int4/int8 ONNX exports: the options of
+    onnxruntime-genai's model builder (`--extra_options`, its help text is the reference).
+
+    The defaults are the smallest setting that passed the int4 parity bounds on the 270M
+    (README, "Parity thresholds": each option measured one by one).
+    """
+
+    algo: Literal["default", "rtn", "k_quant"] = "k_quant"
+    block_size: Literal[16, 32, 64, 128, 256] = 32
+    accuracy_level: Literal[1, 2, 3, 4] = 4  # 4: int8 activations (fastest on CPU); 1: fp32
+    lm_head: Literal["same", "int8"] = "int8"  # Gemma's 262k x 640 output layer: most of the weights
+
+    def builder_options(self) -> list[str]:
+        """KEY=VALUE strings for the builder's --extra_options."""
+        options = [f"algo_config={self.algo}", f"block_size={self.block_size}", f"accuracy_level={self.accuracy_level}"]
+        if self.lm_head == "int8":
+            options.append("matmul_mixed_precision=last_matmul:int8")
+        return options
+
+
 class ExportConfig(_Section):
     gguf: list[str] = Field(default_factory=lambda: ["q8_0"])
     onnx: list[str] = Field(default_factory=lambda: ["int4"])
+    onnx_quantization: OnnxQuantization = Field(default_factory=OnnxQuantization)
 
     @field_validator("gguf")
     @classmethod

@@ -189,6 +189,7 @@ def _export(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -
         onnx=config.export.onnx,
         out=result.bundle,
         family=config.model.family,
+        onnx_quantization=config.export.onnx_quantization,
         on_event=on_event,
     )
     return True

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgefabric.config import OnnxQuantization
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, ItemDone, Note, ignore_events
 from edgefabric.export.files import atomic_output, check_free_space, remove
@@ -54,8 +55,15 @@ def generation_max_length(folder: Path, wanted: int) -> int:
     return max(wanted, int(window))
 
 
-def build(source: SourceModel, target: Path, precision: str, *, family: str | None = None) -> Path:
-    """Build one ONNX folder at `precision` for the CPU provider."""
+def build(
+    source: SourceModel,
+    target: Path,
+    precision: str,
+    *,
+    family: str | None = None,
+    quantization: OnnxQuantization | None = None,
+) -> Path:
+    """Build one ONNX folder at `precision` for the CPU provider; int4/int8 use `quantization`."""
     (precision,) = check_onnx_precisions([precision])
     check_free_space(target, int(source.parameter_count() * BYTES_PER_WEIGHT[precision]))
     work = target.with_name(target.name + ".work")
@@ -79,6 +87,8 @@ def build(source: SourceModel, target: Path, precision: str, *, family: str | No
                 "-c",
                 str(work / "cache"),
             ]
+            if precision in ("int4", "int8"):
+                command += ["--extra_options", *(quantization or OnnxQuantization()).builder_options()]
             log = work / "build.log"
             with log.open("w", encoding="utf-8") as handle:
                 result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
@@ -105,13 +115,14 @@ def export_onnx(
     out_dir: Path,
     precisions: list[str],
     *,
+    quantization: OnnxQuantization | None = None,
     on_event: EventSink = ignore_events,
 ) -> list[OnnxFolder]:
     written = []
     for precision in check_onnx_precisions(precisions):
         started = time.perf_counter()
         on_event(Note("export", f"building ONNX {precision} with onnxruntime-genai's model builder"))
-        target = build(source, out_dir / f"onnx-{precision}", precision)
+        target = build(source, out_dir / f"onnx-{precision}", precision, quantization=quantization)
         item = OnnxFolder(path=target, precision=precision, seconds=time.perf_counter() - started)
         on_event(
             ItemDone("export", "onnx", {"path": str(target), "quant": precision, "seconds": round(item.seconds, 2)})

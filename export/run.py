@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgefabric.config import OnnxQuantization
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, Progress, StageDone, StageFailed, StageStarted, ignore_events
 from edgefabric.export.bundle import modelfile, write_bundle_metadata
@@ -83,8 +84,16 @@ def export_model(
     family: str | None = None,
     parity: bool = True,
     probe_tokens: int = 24,
+    onnx_quantization: OnnxQuantization | None = None,
     on_event: EventSink = ignore_events,
 ) -> ExportResult:
+    """Export `spec` (a training run, an HF folder or an embedded model) to GGUF `gguf` types and
+    ONNX `onnx` precisions in one bundle folder, then check parity.
+
+    An export that fails its parity bounds is kept, renamed `-FAILED`, and listed in
+    `ExportResult.failed`; deciding what that means (exit status) is the caller's.
+    Raises EdgeFabricError for bad types, a bad source, or a failed conversion.
+    """
     gguf = check_gguf_types(gguf)
     onnx = check_onnx_precisions(onnx)
     if not gguf and not onnx:
@@ -109,7 +118,9 @@ def export_model(
                     on_event(Progress("export", done, total))
 
             ggufs = export_gguf(source, partial, gguf, on_event=progress) if gguf else []
-            onnxs = export_onnx(source, partial, onnx, on_event=progress) if onnx else []
+            onnxs = (
+                export_onnx(source, partial, onnx, quantization=onnx_quantization, on_event=progress) if onnx else []
+            )
             exports: list[dict[str, Any]] = [
                 {
                     "format": "gguf",

@@ -5,16 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from edgefabric.config import OnnxQuantization
+from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
 
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+_QUANT_FIX = "pass e.g. --onnx-quant algo=k_quant,block_size=32,accuracy_level=4,lm_head=int8"
+
+
+def _onnx_quantization(text: str) -> OnnxQuantization:
+    """`algo=k_quant,block_size=32` -> OnnxQuantization; bad keys or values are a ConfigError."""
+    pairs = {}
+    for part in _split(text):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise EdgeFabricError(f"--onnx-quant: '{part}' is not KEY=VALUE", _QUANT_FIX)
+        pairs[key.strip()] = value.strip()
+    try:
+        return OnnxQuantization.model_validate({k: int(v) if v.isdigit() else v for k, v in pairs.items()})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise EdgeFabricError(f"--onnx-quant: {problems}", _QUANT_FIX) from None
 
 
 def export(
@@ -37,6 +58,12 @@ def export(
         True, "--parity/--no-parity", help="Compare every export with the HF model on a probe set."
     ),
     probe_tokens: int = typer.Option(24, "--probe-tokens", min=1, max=256, help="Greedy tokens per parity probe."),
+    onnx_quant: str = typer.Option(
+        "",
+        "--onnx-quant",
+        help="int4/int8 ONNX weight quantization, comma-separated KEY=VALUE: algo=default|rtn|k_quant, "
+        'block_size=16..256, accuracy_level=1..4, lm_head=same|int8 (defaults: README, "Parity thresholds").',
+    ),
     allow_degraded: bool = typer.Option(
         False,
         "--allow-degraded",
@@ -45,6 +72,8 @@ def export(
 ) -> None:
     """Export a model as GGUF (llama.cpp, LM Studio, Ollama) and ONNX (onnxruntime-genai) with a parity check."""
     from edgefabric.export.run import export_model
+
+    quantization = _onnx_quantization(onnx_quant) if onnx_quant else None
 
     console = Console()
     with Progress(
@@ -86,6 +115,7 @@ def export(
             family=chat_format,
             parity=parity,
             probe_tokens=probe_tokens,
+            onnx_quantization=quantization,
             on_event=on_event,
         )
     console.print(f"[bold green]bundle:[/] {result.bundle}", highlight=False)
