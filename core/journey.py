@@ -14,17 +14,23 @@ and export may not import each other).
 from __future__ import annotations
 
 import json
-import multiprocessing
-import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from edgefabric.config import ProjectConfig, load_config, load_yaml, save_config
+from edgefabric.config import ProjectConfig, load_config, save_config
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, Progress, StageDone, StageStarted, ignore_events
+from edgefabric.export_eval import (
+    ExportAccuracy,
+    evaluate_exports,
+    evaluate_in_child,
+    evaluate_model,  # noqa: F401  # spawned evaluation children of older runs look it up here
+    export_label,
+    slug,
+)
 
 if TYPE_CHECKING:
     from edgefabric.pipeline.evaluate.runner import EvalReport
@@ -195,97 +201,31 @@ def _export(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -
     return True
 
 
-def evaluated_models(config: ProjectConfig, result: JourneyResult) -> list[tuple[str, str]]:
-    """(label, model) pairs: the untrained base, then each export of the fine-tuned model."""
-    models = [(f"base {config.model.base}", config.model.base)]
-    manifest = json.loads((result.bundle / "manifest.json").read_text(encoding="utf-8"))
-    for entry in manifest["exports"]:
-        models.append((f"fine-tuned {entry['format'].upper()} {entry['quant']}", str(result.bundle / entry["path"])))
-    return models
-
-
 def _evaluate(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
-    ran = False
-    for label, model in evaluated_models(config, result):
-        path = result.project / "reports" / f"eval-demo-{_slug(label)}.json"
-        result.reports.append((label, path))
-        if not path.exists():
-            _evaluate_in_child(config, model, result.dataset / "test.jsonl", path, on_event)
-            ran = True
-    return ran
+    """The untrained base, then every export through `export_eval` (the same path as
+    `edgefabric export --eval`), each on the held-out split in a fresh process."""
+    cases = result.dataset / "test.jsonl"
+    reports = result.project / "reports"
+    base_label = f"base {config.model.base}"
+    base_report = reports / f"eval-demo-{slug(base_label)}.json"
+    ran = not base_report.exists()
+    if ran:
+        evaluate_in_child(config, config.model.base, cases, base_report, on_event)
+    result.reports.append((base_label, base_report))
+    before = {path.name for path in reports.glob("eval-demo-*.json")}
+    rows = evaluate_exports(result.bundle, cases, config, reports=reports, prefix="eval-demo-", on_event=on_event)
+    for row in rows:
+        result.reports.append((f"{export_label_of(row)}", row.report))
+    return ran or any(row.report.name not in before for row in rows)
 
 
-def _evaluate_in_child(config: ProjectConfig, model: str, cases: Path, out: Path, on_event: EventSink) -> None:
-    """Evaluate one model in a fresh process: its peak memory and speed are the model's own, not
-    inflated by the training that ran in this process before. Events come back through a queue."""
-    context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited torch state
-    events: Any = context.Queue()
-    child = context.Process(target=evaluate_model, args=(config.to_yaml(), model, cases, out, events))
-    child.start()
-    while True:
-        try:
-            item = events.get(timeout=1.0)
-        except queue.Empty:
-            if child.is_alive():
-                continue
-            raise EdgeFabricError(
-                f"the evaluation of {model} stopped without a report (exit code {child.exitcode})",
-                "run the demo again (finished steps are kept); if it recurs, run `edgefabric eval` on that model",
-            ) from None
-        if isinstance(item, tuple):  # ("done", None) or ("failed", (problem, fix))
-            child.join()
-            if item[0] == "failed":
-                raise EdgeFabricError(*item[1])
-            return
-        on_event(item)
-
-
-def evaluate_model(config_yaml: str, model: str, cases_path: Path, out: Path, events: Any) -> None:
-    """The child's side of `_evaluate_in_child` (module level, so a spawned process can import it)."""
-    from edgefabric.config import parse_config
-    from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
-    from edgefabric.pipeline.evaluate.report import save_report
-    from edgefabric.pipeline.generate.run import tool_sources
-    from edgefabric.runtime.backends import load_backend
-    from edgefabric.runtime.profiles import get_profile
-    from edgefabric.runtime.sandbox import load_toolbox
-
-    try:
-        config = parse_config(load_yaml(config_yaml))
-        profile = get_profile(config.eval.device_profile)
-        cases = load_sample_cases(cases_path, config.eval.max_samples)
-        toolbox = load_toolbox(tool_sources(config), on_event=events.put)
-        engine = load_backend(model, profile=profile)
-        try:
-            evaluator = Evaluator(
-                engine,
-                config.model.family,
-                toolbox=toolbox,
-                max_steps=config.eval.max_steps,
-                max_tokens=profile.max_tokens,
-            )
-            report = evaluator.run(
-                cases,
-                model=model,
-                profile=profile.name,
-                tool_sets=tool_sources(config),
-                sources=[str(cases_path)],
-                on_event=events.put,
-            )
-        finally:
-            engine.close()
-        save_report(report, out)
-    except EdgeFabricError as exc:
-        events.put(("failed", (exc.problem, exc.fix)))
-        return
-    events.put(("done", None))
+def export_label_of(row: ExportAccuracy) -> str:
+    """The table label of an evaluated export: "fine-tuned GGUF q8_0", "(parity FAILED)" added when so."""
+    runtime, quant = row.target.split(" ", 1)
+    return export_label({"format": runtime, "quant": quant, "parity": row.parity})
 
 
 def load_reports(result: JourneyResult) -> list[tuple[str, EvalReport]]:
     from edgefabric.pipeline.evaluate.report import load_report
 
     return [(label, load_report(path)) for label, path in result.reports]
-
-
-def _slug(label: str) -> str:
-    return "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())

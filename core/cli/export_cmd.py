@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -9,8 +10,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from edgefabric.config import OnnxQuantization
+from edgefabric.config import OnnxQuantization, ProjectConfig
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
@@ -64,6 +66,17 @@ def export(
         help="int4/int8 ONNX weight quantization, comma-separated KEY=VALUE: algo=default|rtn|k_quant, "
         'block_size=16..256, accuracy_level=1..4, lm_head=same|int8 (defaults: README, "Parity thresholds").',
     ),
+    eval_cases: Path | None = typer.Option(
+        None,
+        "--eval",
+        help="Held-out Sample JSONL (e.g. data/test.jsonl): evaluate every export on it and put accuracy "
+        "beside parity (accuracy.json in the bundle).",
+    ),
+    config_path: Path | None = typer.Option(
+        None,
+        "--config",
+        help="Project config for --eval (tools, format, device profile); default: run-config.yaml beside the cases.",
+    ),
     allow_degraded: bool = typer.Option(
         False,
         "--allow-degraded",
@@ -74,6 +87,7 @@ def export(
     from edgefabric.export.run import export_model
 
     quantization = _onnx_quantization(onnx_quant) if onnx_quant else None
+    eval_config = _eval_config(eval_cases, config_path) if eval_cases else None
 
     console = Console()
     with Progress(
@@ -119,6 +133,8 @@ def export(
             on_event=on_event,
         )
     console.print(f"[bold green]bundle:[/] {result.bundle}", highlight=False)
+    if eval_cases is not None and eval_config is not None:
+        _evaluate(console, result.bundle, eval_cases, eval_config)
     if result.failed:
         console.print(
             f"[bold red]parity FAILED[/] for {', '.join(result.failed)}: their files are kept with -FAILED in the "
@@ -127,3 +143,42 @@ def export(
         )
         if not allow_degraded:
             raise typer.Exit(1)
+
+
+def _eval_config(cases: Path, config_path: Path | None) -> ProjectConfig:
+    """The project config --eval runs with: --config, else the run-config.yaml generation wrote beside the cases."""
+    from edgefabric.config import load_config
+
+    if not cases.is_file():
+        raise EdgeFabricError(
+            f"--eval {cases}: no such file", "pass the project's held-out split, e.g. data/test.jsonl"
+        )
+    path = config_path or cases.parent / "run-config.yaml"
+    if not path.is_file():
+        raise EdgeFabricError(
+            f"--eval needs the project config (tools, chat format, device profile); {path} does not exist",
+            "pass --config edgefabric.yaml",
+        )
+    return load_config(path)
+
+
+def _evaluate(console: Console, bundle: Path, cases: Path, config: ProjectConfig) -> None:
+    """Every export scored on `cases`, printed beside its parity verdict (from accuracy.json)."""
+    from edgefabric.export_eval import ACCURACY_FILE, evaluate_exports
+
+    evaluate_exports(bundle, cases, config)
+    table = Table(title=f"Exports on {cases} (each evaluated in its own process)")
+    for column in ("export", "parity", "top-1", "parameter acc.", "overall", "cases"):
+        table.add_column(column, justify="left" if column in ("export", "parity") else "right")
+    for row in json.loads((bundle / ACCURACY_FILE).read_text(encoding="utf-8"))["exports"]:
+        accuracy = row["metrics"].get("parameter_accuracy")
+        table.add_row(
+            row["target"],
+            "[red]FAILED[/]" if row["parity"] == "failed" else row["parity"],
+            f"{row['top1_agreement']:.1%}" if row["top1_agreement"] is not None else "-",
+            f"{accuracy:.1%}" if accuracy is not None else "-",
+            f"{row['overall']:.1%}" if row["overall"] is not None else "-",
+            str(row["cases"]),
+        )
+    console.print(table)
+    console.print(f"accuracy beside parity: {bundle / ACCURACY_FILE}", highlight=False)

@@ -122,8 +122,10 @@ def cpu_bf16(precision: str, *, has_bf16: bool) -> bool:
 def cpu_threads(requested: int | None, *, cores: int, load: float) -> tuple[int, str]:
     """Torch threads for a CPU run, and why: `requested` (training.threads), else the free cores.
 
-    Free = `cores` minus the other work running (`load`, the 1-minute load average,
-    rounded), at least 1. OpenMP threads wait for each other at every operation, so
+    Free = `cores` minus the other work running (`load`: cores' worth of CPU other
+    processes use, `runtime.threads.current_load`, rounded), at least 1. No core is
+    reserved: training is the foreground job (on the idle 2-core VM, 2 threads ran the
+    demo's training at ~200 tokens/s against ~117 on 1). OpenMP threads wait for each other at every operation, so
     one that shares its core with another busy process stalls all of them: on the
     2-core VM at load ~3, a 270M step took 10-28 s on 2 threads and 1.6-1.9 s on 1.
     """
@@ -131,7 +133,7 @@ def cpu_threads(requested: int | None, *, cores: int, load: float) -> tuple[int,
         return requested, "training.threads"
     busy = int(load + 0.5)
     free = max(1, min(cores, cores - busy))
-    return free, f"{cores} core(s), load average {load:.1f}: {free} free"
+    return free, f"{cores} core(s), others busy {load:.1f}: {free} free"
 
 
 class TrlBackend:

@@ -318,9 +318,15 @@ def _set_threads(backend: Any, requested: int | None, on_event: EventSink) -> tu
     import torch
 
     from edgefabric.pipeline.train.backends import cpu_threads
+    from edgefabric.runtime.threads import current_load, env_override
 
     previous = int(torch.get_num_threads())
-    count, reason = cpu_threads(requested, cores=os.cpu_count() or 1, load=os.getloadavg()[0])
+    # The runtime's load sample (busy CPU now, from /proc/stat, this process excluded), not the 1-minute load
+    # average: that still counts the generation that just ended (the demo's teacher), which halved the threads.
+    if requested is None and (override := env_override()) is not None:
+        count, reason = override, "--threads / EDGEFABRIC_THREADS"
+    else:
+        count, reason = cpu_threads(requested, cores=os.cpu_count() or 1, load=current_load())
     torch.set_num_threads(count)
     on_event(Note(STAGE, f"{count} torch thread(s) ({reason})"))
     return previous, count

@@ -95,8 +95,31 @@ def test_unsloth_backend_reports_a_failed_import(monkeypatch: pytest.MonkeyPatch
 
 
 def test_cpu_threads_leave_busy_cores_alone() -> None:
-    assert cpu_threads(None, cores=2, load=0.2) == (2, "2 core(s), load average 0.2: 2 free")
+    assert cpu_threads(None, cores=2, load=0.2) == (2, "2 core(s), others busy 0.2: 2 free")
     assert cpu_threads(None, cores=2, load=1.0)[0] == 1
     assert cpu_threads(None, cores=2, load=5.0)[0] == 1  # never 0
     assert cpu_threads(None, cores=16, load=3.4)[0] == 13
     assert cpu_threads(3, cores=2, load=9.0) == (3, "training.threads")
+
+
+def test_threads_override_reaches_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--threads` / EDGEFABRIC_THREADS (one thread policy for every stage) sets torch's threads too;
+    training.threads in the config still wins over it."""
+    import torch
+
+    from edgefabric.events import Event, Note
+    from edgefabric.pipeline.train.run import _set_threads
+
+    class CpuBackend:
+        device = "cpu"
+
+    notes: list[Event] = []
+    before = torch.get_num_threads()
+    monkeypatch.setenv("EDGEFABRIC_THREADS", "1")
+    try:
+        assert _set_threads(CpuBackend(), None, notes.append)[1] == 1
+        assert _set_threads(CpuBackend(), 2, notes.append)[1] == 2
+    finally:
+        torch.set_num_threads(before)
+    texts = [n.text for n in notes if isinstance(n, Note)]
+    assert texts == ["1 torch thread(s) (--threads / EDGEFABRIC_THREADS)", "2 torch thread(s) (training.threads)"]

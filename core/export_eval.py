@@ -1,0 +1,180 @@
+"""Evaluation after export, the real judge: each export of a bundle scored on held-out cases.
+
+Used by `edgefabric export --eval TEST.jsonl` and by the demo. Each model is evaluated in
+a fresh child process (its memory and speed are its own, not inflated by the training or
+export that ran in this process). The figures land beside parity: `accuracy.json` in the
+bundle, one row per export with its parity verdict and its accuracy.
+
+This module sits in the root package because it composes sibling stages (export and
+pipeline.evaluate may not import each other).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import queue
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgefabric.config import ProjectConfig, load_yaml
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import EventSink, Note, ignore_events
+
+ACCURACY_FILE = "accuracy.json"
+
+
+@dataclass(frozen=True)
+class ExportAccuracy:
+    """One export's verdicts: `parity` is "passed", "failed" or "not checked"."""
+
+    target: str  # e.g. "gguf q8_0"
+    path: Path
+    parity: str
+    report: Path
+
+
+def export_label(entry: dict[str, Any]) -> str:
+    """How an export is named in tables: "fine-tuned GGUF q8_0", plus "(parity FAILED)" when it failed."""
+    label = f"fine-tuned {entry['format'].upper()} {entry['quant']}"
+    return label + (" (parity FAILED)" if entry.get("parity") == "failed" else "")
+
+
+def slug(label: str) -> str:
+    """A file-name-safe form of a label: lower case, words joined by '-'."""
+    return "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
+
+
+def evaluate_exports(
+    bundle: Path,
+    cases: Path,
+    config: ProjectConfig,
+    *,
+    reports: Path | None = None,
+    prefix: str = "eval-",
+    on_event: EventSink = ignore_events,
+) -> list[ExportAccuracy]:
+    """Evaluate every export listed in `bundle`/manifest.json on `cases` (Sample JSONL).
+
+    Reports go to `reports` (default: `bundle`/eval) as `<prefix><label slug>.json`; one
+    already there is kept (delete it to redo). Tools, chat format, device profile and step
+    limit come from `config`. Writes `bundle`/accuracy.json and returns its rows.
+    Raises EdgeFabricError when the bundle has no manifest or an evaluation fails.
+    """
+    manifest_path = bundle / "manifest.json"
+    if not manifest_path.is_file():
+        raise EdgeFabricError(f"{bundle} has no manifest.json", "export the model first; the manifest is written last")
+    if not cases.is_file():
+        raise EdgeFabricError(f"{cases} does not exist", "pass the project's held-out split, e.g. data/test.jsonl")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    folder = reports or bundle / "eval"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for entry in manifest["exports"]:
+        label = export_label(entry)
+        target = f"{entry['format']} {entry['quant']}"
+        report = folder / f"{prefix}{slug(label)}.json"
+        if not report.exists():
+            on_event(Note("evaluate", f"evaluating {label} on {cases.name}"))
+            evaluate_in_child(config, str(bundle / entry["path"]), cases, report, on_event)
+        rows.append(ExportAccuracy(target, bundle / entry["path"], entry.get("parity", "not checked"), report))
+    _write_accuracy(bundle, cases, rows)
+    return rows
+
+
+def _write_accuracy(bundle: Path, cases: Path, rows: list[ExportAccuracy]) -> None:
+    from edgefabric.pipeline.evaluate.report import load_report
+
+    parity = {}
+    if (bundle / "parity.json").is_file():
+        parity = {r["target"]: r for r in json.loads((bundle / "parity.json").read_text(encoding="utf-8"))["summary"]}
+    table = []
+    for row in rows:
+        report = load_report(row.report)
+        figures = parity.get(row.target, {})
+        table.append(
+            {
+                "target": row.target,
+                "path": row.path.name,
+                "parity": row.parity,
+                "top1_agreement": figures.get("top1_agreement"),
+                "mean_kl": figures.get("mean_kl"),
+                "metrics": report.metrics,
+                "overall": report.overall,
+                "cases": report.n,
+                "report": str(row.report),
+            }
+        )
+    out = bundle / ACCURACY_FILE
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps({"cases": str(cases), "exports": table}, indent=2), encoding="utf-8")
+    tmp.replace(out)
+
+
+def evaluate_in_child(config: ProjectConfig, model: str, cases: Path, out: Path, on_event: EventSink) -> None:
+    """Evaluate `model` on `cases` in a fresh process and write its report to `out`.
+
+    Events come back through a queue. Raises EdgeFabricError if the child fails or dies.
+    """
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited torch state
+    events: Any = context.Queue()
+    child = context.Process(target=evaluate_model, args=(config.to_yaml(), model, cases, out, events))
+    child.start()
+    while True:
+        try:
+            item = events.get(timeout=1.0)
+        except queue.Empty:
+            if child.is_alive():
+                continue
+            raise EdgeFabricError(
+                f"the evaluation of {model} stopped without a report (exit code {child.exitcode})",
+                "run it again (finished reports are kept); if it recurs, run `edgefabric eval` on that model",
+            ) from None
+        if isinstance(item, tuple):  # ("done", None) or ("failed", (problem, fix))
+            child.join()
+            if item[0] == "failed":
+                raise EdgeFabricError(*item[1])
+            return
+        on_event(item)
+
+
+def evaluate_model(config_yaml: str, model: str, cases_path: Path, out: Path, events: Any) -> None:
+    """The child's side of `evaluate_in_child` (module level, so a spawned process can import it)."""
+    from edgefabric.config import parse_config
+    from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
+    from edgefabric.pipeline.evaluate.report import save_report
+    from edgefabric.pipeline.generate.run import tool_sources
+    from edgefabric.runtime.backends import load_backend
+    from edgefabric.runtime.profiles import get_profile
+    from edgefabric.runtime.sandbox import load_toolbox
+
+    try:
+        config = parse_config(load_yaml(config_yaml))
+        profile = get_profile(config.eval.device_profile)
+        cases = load_sample_cases(cases_path, config.eval.max_samples)
+        toolbox = load_toolbox(tool_sources(config), on_event=events.put)
+        engine = load_backend(model, profile=profile)
+        try:
+            evaluator = Evaluator(
+                engine,
+                config.model.family,
+                toolbox=toolbox,
+                max_steps=config.eval.max_steps,
+                max_tokens=profile.max_tokens,
+            )
+            report = evaluator.run(
+                cases,
+                model=model,
+                profile=profile.name,
+                tool_sets=tool_sources(config),
+                sources=[str(cases_path)],
+                on_event=events.put,
+            )
+        finally:
+            engine.close()
+        save_report(report, out)
+    except EdgeFabricError as exc:
+        events.put(("failed", (exc.problem, exc.fix)))
+        return
+    events.put(("done", None))
