@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,14 @@ def slug(label: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
 
 
+@dataclass(frozen=True)
+class EvalJob:
+    """One model to evaluate and where its report goes."""
+
+    model: str
+    out: Path
+
+
 def evaluate_exports(
     bundle: Path,
     cases: Path,
@@ -53,33 +62,41 @@ def evaluate_exports(
     *,
     reports: Path | None = None,
     prefix: str = "eval-",
+    also: Sequence[EvalJob] = (),
+    parallel: int = 1,
     on_event: EventSink = ignore_events,
 ) -> list[ExportAccuracy]:
     """Evaluate every export listed in `bundle`/manifest.json on `cases` (Sample JSONL).
 
     Reports go to `reports` (default: `bundle`/eval) as `<prefix><label slug>.json`; one
-    already there is kept (delete it to redo). Tools, chat format, device profile and step
-    limit come from `config`. Writes `bundle`/accuracy.json and returns its rows.
+    already there is kept (delete it to redo). `also` adds other models to the same run
+    (the demo's untrained base). At most `parallel` evaluations run at once, each in its
+    own process. Tools, chat format, device profile and step limit come from `config`.
+    Writes `bundle`/accuracy.json and returns its rows.
     Raises EdgeFabricError when the bundle has no manifest or an evaluation fails.
     """
+    rows = export_rows(bundle, reports or bundle / "eval", prefix)
+    if not cases.is_file():
+        raise EdgeFabricError(f"{cases} does not exist", "pass the project's held-out split, e.g. data/test.jsonl")
+    jobs = [job for job in also if not job.out.exists()]
+    jobs += [EvalJob(str(row.path), row.report) for row in rows if not row.report.exists()]
+    evaluate_in_children(config, jobs, cases, on_event, parallel=parallel)
+    _write_accuracy(bundle, cases, rows)
+    return rows
+
+
+def export_rows(bundle: Path, reports: Path, prefix: str) -> list[ExportAccuracy]:
+    """One row per export in `bundle`/manifest.json, with the report path it gets under `reports`."""
     manifest_path = bundle / "manifest.json"
     if not manifest_path.is_file():
         raise EdgeFabricError(f"{bundle} has no manifest.json", "export the model first; the manifest is written last")
-    if not cases.is_file():
-        raise EdgeFabricError(f"{cases} does not exist", "pass the project's held-out split, e.g. data/test.jsonl")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    folder = reports or bundle / "eval"
-    folder.mkdir(parents=True, exist_ok=True)
+    reports.mkdir(parents=True, exist_ok=True)
     rows = []
     for entry in manifest["exports"]:
-        label = export_label(entry)
+        report = reports / f"{prefix}{slug(export_label(entry))}.json"
         target = f"{entry['format']} {entry['quant']}"
-        report = folder / f"{prefix}{slug(label)}.json"
-        if not report.exists():
-            on_event(Note("evaluate", f"evaluating {label} on {cases.name}"))
-            evaluate_in_child(config, str(bundle / entry["path"]), cases, report, on_event)
         rows.append(ExportAccuracy(target, bundle / entry["path"], entry.get("parity", "not checked"), report))
-    _write_accuracy(bundle, cases, rows)
     return rows
 
 
@@ -115,32 +132,73 @@ def _write_accuracy(bundle: Path, cases: Path, rows: list[ExportAccuracy]) -> No
 def evaluate_in_child(config: ProjectConfig, model: str, cases: Path, out: Path, on_event: EventSink) -> None:
     """Evaluate `model` on `cases` in a fresh process and write its report to `out`.
 
-    Events come back through a queue. Raises EdgeFabricError if the child fails or dies.
+    Raises EdgeFabricError if the child fails or dies.
     """
+    evaluate_in_children(config, [EvalJob(model, out)], cases, on_event)
+
+
+def evaluate_in_children(
+    config: ProjectConfig, jobs: Sequence[EvalJob], cases: Path, on_event: EventSink, *, parallel: int = 1
+) -> None:
+    """Evaluate each job in its own fresh process, at most `parallel` at once.
+
+    With several at once, each child gets an equal share of the cores (`EDGEFABRIC_THREADS`), and
+    only the oldest running job's events are passed on (one progress bar at a time); the others
+    report when they start. Raises EdgeFabricError if a child fails or dies (the others are stopped).
+    """
+    from edgefabric.runtime.threads import env_override, machine_cores
+
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited torch state
-    events: Any = context.Queue()
-    child = context.Process(target=evaluate_model, args=(config.to_yaml(), model, cases, out, events))
-    child.start()
-    while True:
-        try:
-            item = events.get(timeout=1.0)
-        except queue.Empty:
-            if child.is_alive():
-                continue
-            raise EdgeFabricError(
-                f"the evaluation of {model} stopped without a report (exit code {child.exitcode})",
-                "run it again (finished reports are kept); if it recurs, run `edgefabric eval` on that model",
-            ) from None
-        if isinstance(item, tuple):  # ("done", None) or ("failed", (problem, fix))
-            child.join()
-            if item[0] == "failed":
-                raise EdgeFabricError(*item[1])
-            return
+    width = max(1, min(parallel, len(jobs)))
+    threads = env_override() or (max(1, machine_cores() // width) if width > 1 else None)
+    waiting = list(jobs)
+    running: list[tuple[EvalJob, Any, Any]] = []  # (job, process, its event queue)
+    try:
+        while waiting or running:
+            while waiting and len(running) < width:
+                job = waiting.pop(0)
+                events: Any = context.Queue()
+                child = context.Process(
+                    target=evaluate_model, args=(config.to_yaml(), job.model, cases, job.out, events, threads)
+                )
+                child.start()
+                if running:
+                    on_event(Note("evaluate", f"evaluating {job.model} beside {running[0][0].model}"))
+                running.append((job, child, events))
+            finished = [entry for index, entry in enumerate(running) if _drain(entry, on_event if index == 0 else None)]
+            running = [entry for entry in running if entry not in finished]
+    finally:
+        for _, child, _ in running:
+            child.terminate()
+
+
+def _drain(entry: tuple[EvalJob, Any, Any], on_event: EventSink | None) -> bool:
+    """Pass on one child's events for up to 0.2 s; True once it has finished. Raises on failure."""
+    job, child, events = entry
+    try:
+        item = events.get(timeout=0.2)
+    except queue.Empty:
+        if child.is_alive():
+            return False
+        raise EdgeFabricError(
+            f"the evaluation of {job.model} stopped without a report (exit code {child.exitcode})",
+            "run it again (finished reports are kept); if it recurs, run `edgefabric eval` on that model",
+        ) from None
+    if isinstance(item, tuple):  # ("done", None) or ("failed", (problem, fix))
+        child.join()
+        if item[0] == "failed":
+            raise EdgeFabricError(*item[1])
+        return True
+    if on_event is not None:
         on_event(item)
+    return False
 
 
-def evaluate_model(config_yaml: str, model: str, cases_path: Path, out: Path, events: Any) -> None:
-    """The child's side of `evaluate_in_child` (module level, so a spawned process can import it)."""
+def evaluate_model(
+    config_yaml: str, model: str, cases_path: Path, out: Path, events: Any, threads: int | None = None
+) -> None:
+    """The child's side of `evaluate_in_children` (module level, so a spawned process can import it);
+    `threads` overrides the thread policy for this child (a share of the cores)."""
     from edgefabric.config import parse_config
     from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
     from edgefabric.pipeline.evaluate.report import save_report
@@ -148,7 +206,9 @@ def evaluate_model(config_yaml: str, model: str, cases_path: Path, out: Path, ev
     from edgefabric.runtime.backends import load_backend
     from edgefabric.runtime.profiles import get_profile
     from edgefabric.runtime.sandbox import load_toolbox
+    from edgefabric.runtime.threads import set_override
 
+    set_override(threads)
     try:
         config = parse_config(load_yaml(config_yaml))
         profile = get_profile(config.eval.device_profile)

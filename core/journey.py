@@ -24,11 +24,12 @@ from edgefabric.config import ProjectConfig, load_config, save_config
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, Progress, StageDone, StageStarted, ignore_events
 from edgefabric.export_eval import (
+    EvalJob,
     ExportAccuracy,
     evaluate_exports,
-    evaluate_in_child,
     evaluate_model,  # noqa: F401  # spawned evaluation children of older runs look it up here
     export_label,
+    export_rows,
     slug,
 )
 
@@ -202,21 +203,29 @@ def _export(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -
 
 
 def _evaluate(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
-    """The untrained base, then every export through `export_eval` (the same path as
-    `edgefabric export --eval`), each on the held-out split in a fresh process."""
+    """The untrained base and every export through `export_eval` (the path of `edgefabric export
+    --eval`), each on the held-out split in its own process, two at a time on two or more cores."""
+    from edgefabric.runtime.threads import machine_cores
+
     cases = result.dataset / "test.jsonl"
     reports = result.project / "reports"
     base_label = f"base {config.model.base}"
-    base_report = reports / f"eval-demo-{slug(base_label)}.json"
-    ran = not base_report.exists()
-    if ran:
-        evaluate_in_child(config, config.model.base, cases, base_report, on_event)
-    result.reports.append((base_label, base_report))
-    before = {path.name for path in reports.glob("eval-demo-*.json")}
-    rows = evaluate_exports(result.bundle, cases, config, reports=reports, prefix="eval-demo-", on_event=on_event)
-    for row in rows:
-        result.reports.append((f"{export_label_of(row)}", row.report))
-    return ran or any(row.report.name not in before for row in rows)
+    base = EvalJob(config.model.base, reports / f"eval-demo-{slug(base_label)}.json")
+    rows = export_rows(result.bundle, reports, "eval-demo-")
+    missing = [path for path in (base.out, *(row.report for row in rows)) if not path.exists()]
+    evaluate_exports(
+        result.bundle,
+        cases,
+        config,
+        reports=reports,
+        prefix="eval-demo-",
+        also=[base],
+        parallel=2 if machine_cores() >= 2 else 1,
+        on_event=on_event,
+    )
+    result.reports.append((base_label, base.out))
+    result.reports += [(export_label_of(row), row.report) for row in rows]
+    return bool(missing)
 
 
 def export_label_of(row: ExportAccuracy) -> str:

@@ -58,7 +58,7 @@ class ExportParity:
     threshold: ParityThreshold
     probes: list[ProbeResult] = field(default_factory=list)
     divergence: Divergence = field(default_factory=Divergence)
-    tokens_per_s: float = 0.0  # greedy decoding over the call probes, prompt processing included
+    tokens_per_s: float = 0.0  # greedy decoding over the call probes, after each prompt's first token
 
     @property
     def token_agreement(self) -> float:
@@ -124,7 +124,8 @@ class ParityReport:
         path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
 
 
-Generator = Callable[[list[int], int], list[int]]
+# (prompt ids, max new tokens, a list to append each new token's time.perf_counter() to) -> new ids
+Generator = Callable[[list[int], int, list[float]], list[int]]
 
 
 @dataclass
@@ -165,7 +166,7 @@ def _hf_backend(folder: Path, family: str) -> tuple[_Backend, Any]:
     model.eval()
     stops = _stop_ids(tokenizer, family)
 
-    def generate(ids: list[int], n: int) -> list[int]:
+    def generate(ids: list[int], n: int, stamps: list[float]) -> list[int]:
         with torch.inference_mode():
             out = model.generate(
                 torch.tensor([ids]),
@@ -196,10 +197,11 @@ def _gguf_backend(path: Path, stops: set[int], n_ctx: int) -> _Backend:
         logits_all=True,
     )
 
-    def generate(ids: list[int], n: int) -> list[int]:
+    def generate(ids: list[int], n: int, stamps: list[float]) -> list[int]:
         llm.reset()
         out: list[int] = []
         for token in llm.generate(ids, temp=0.0, top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0, reset=True):
+            stamps.append(time.perf_counter())
             out.append(int(token))
             if token in stops or len(out) >= n:
                 break
@@ -218,7 +220,7 @@ def _onnx_backend(folder: Path, stops: set[int]) -> _Backend:
 
     model = og.Model(str(folder))
 
-    def generate(ids: list[int], n: int) -> list[int]:
+    def generate(ids: list[int], n: int, stamps: list[float]) -> list[int]:
         params = og.GeneratorParams(model)
         params.set_search_options(do_sample=False, max_length=generation_max_length(folder, len(ids) + n))
         generator = og.Generator(model, params)
@@ -226,6 +228,7 @@ def _onnx_backend(folder: Path, stops: set[int]) -> _Backend:
         out: list[int] = []
         while len(out) < n and not generator.is_done():
             generator.generate_next_token()
+            stamps.append(time.perf_counter())
             token = int(generator.get_next_tokens()[0])
             out.append(token)
             if token in stops:
@@ -244,14 +247,14 @@ def _greedy(
     max_new_tokens: int,
     decode: Callable[[list[int]], str],
 ) -> tuple[list[ProbeResult], float]:
-    """Greedy continuations compared with the reference's, and the tokens/s they ran at."""
+    """Greedy continuations compared with the reference's, and the decoding tokens/s (the tokens after
+    each prompt's first, so prompt processing is not counted)."""
     results = []
-    generated = 0
-    started = time.perf_counter()
-    outputs = [backend.generate(ids, max_new_tokens) for ids in prompts]
-    seconds = time.perf_counter() - started
+    stamps: list[list[float]] = [[] for _ in prompts]
+    outputs = [backend.generate(ids, max_new_tokens, times) for ids, times in zip(prompts, stamps, strict=True)]
+    decoded = sum(len(times) - 1 for times in stamps if len(times) > 1)
+    seconds = sum(times[-1] - times[0] for times in stamps if len(times) > 1)
     for probe, ids, ref, got in zip(probes, prompts, reference, outputs, strict=True):
-        generated += len(got)
         same = sum(a == b for a, b in zip(ref, got, strict=False))
         prefix = next((i for i, (a, b) in enumerate(zip(ref, got, strict=False)) if a != b), min(len(ref), len(got)))
         ref_calls = _calls(family, probe.prefill + decode(ref))
@@ -269,7 +272,7 @@ def _greedy(
                 prompt_tokens_match=backend.tokenize(probe.prompt) == ids if backend.tokenize else None,
             )
         )
-    return results, generated / max(seconds, 1e-9)
+    return results, decoded / seconds if seconds > 0 else 0.0
 
 
 def check_parity(
@@ -297,7 +300,7 @@ def check_parity(
     n_ctx = max(max(map(len, forced_ids)), max(map(len, prompts)) + max_new_tokens) + 16
     total = len(targets) + 1
     on_event(Progress("parity", 0, total))
-    reference_tokens = [reference.generate(ids, max_new_tokens) for ids in prompts]
+    reference_tokens = [reference.generate(ids, max_new_tokens, []) for ids in prompts]
     on_event(Progress("parity", 1, total))
 
     def decode(tokens: list[int]) -> str:
