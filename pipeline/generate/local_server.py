@@ -7,6 +7,8 @@ generation and the same litellm code path serves local and hosted teachers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import os
 import socket
 import subprocess
@@ -163,19 +165,42 @@ class LocalTeacherServer:
         self.stop()
 
 
+def replica_count(concurrency: int, *, physical_cores: int, load: float, threads_per_server: int) -> int:
+    """How many servers to run for the embedded teacher: llama-cpp-python's server answers one
+    request at a time, so with single-threaded servers (what the thread policy gives on small
+    machines) one per free core serves `concurrency` requests at once without the spin-wait
+    collapse a multi-threaded server suffers when its cores are shared. Bigger machines get one
+    server with more threads. At least 1, at most `concurrency`.
+    """
+    if threads_per_server > 1:
+        return 1
+    free = physical_cores - math.floor(max(0.0, load))
+    return max(1, min(concurrency, free))
+
+
 @contextlib.contextmanager
 def serve_teacher(config: TeacherConfig) -> Iterator[Endpoint]:
-    """The teacher's endpoint for the duration of a run; a local GGUF is served meanwhile."""
+    """The teacher's endpoint for the duration of a run; a local GGUF is served meanwhile
+    (`replica_count` servers, each request sent to the least busy one)."""
     if not is_local_model(config.model):
         yield endpoint_for(config)
         return
     from edgefabric.runtime.models import resolve_gguf
+    from edgefabric.runtime.threads import current_load, machine_cores
 
-    with LocalTeacherServer(resolve_gguf(config.model)) as server:
+    gguf = resolve_gguf(config.model)
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(LocalTeacherServer(gguf))
+        count = replica_count(
+            config.concurrency, physical_cores=machine_cores(), load=current_load(), threads_per_server=first.n_threads
+        )
+        servers = [first] + [stack.enter_context(LocalTeacherServer(gguf, n_threads=1)) for _ in range(count - 1)]
+        endpoint = first.endpoint(config.model)
+        endpoint = dataclasses.replace(endpoint, replicas=tuple(server.url for server in servers[1:]))
         try:
-            yield server.endpoint(config.model)
+            yield endpoint
         except EdgeFabricError as exc:
-            crash = server.crashed()
+            crash = next((c for c in (server.crashed() for server in servers) if c is not None), None)
             if crash is None:
                 raise
             raise EdgeFabricError(

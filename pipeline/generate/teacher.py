@@ -47,6 +47,13 @@ class Endpoint:
     # A local llama.cpp server answers one request at a time and keeps generating for a
     # client that gave up, so a short client timeout only piles up abandoned work there.
     min_timeout_s: float = 0.0
+    # More base URLs serving the same model (the embedded teacher runs one single-threaded
+    # server per free core); each request goes to the base with the fewest requests in flight.
+    replicas: tuple[str, ...] = ()
+
+    @property
+    def api_bases(self) -> tuple[str, ...]:
+        return ((self.api_base,) if self.api_base else ()) + self.replicas
 
     @property
     def is_openai_compatible_server(self) -> bool:
@@ -149,12 +156,19 @@ class Teacher:
         self.usage = Usage()
         self._semaphore: asyncio.Semaphore | None = None
         self._litellm: Any = None
+        self._in_flight = dict.fromkeys(endpoint.api_bases, 0)
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.config.concurrency)
         return self._semaphore
+
+    def _least_busy(self) -> str | None:
+        """The base URL with the fewest requests in flight (the first on ties), or None without one."""
+        if not self._in_flight:
+            return None
+        return min(self._in_flight, key=lambda base: self._in_flight[base])
 
     def _backoff(self, attempt: int, exc: BaseException) -> float:
         ceiling = min(self.backoff_cap_s, self.backoff_base_s * (2**attempt))
@@ -195,7 +209,15 @@ class Teacher:
                 try:
                     async with self.semaphore:
                         local.calls += 1
-                        response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=self.timeout_s + 5)
+                        base = self._least_busy()
+                        if base is not None:
+                            kwargs["api_base"] = base
+                            self._in_flight[base] += 1
+                        try:
+                            response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=self.timeout_s + 5)
+                        finally:
+                            if base is not None:
+                                self._in_flight[base] -= 1
                     break
                 except Exception as exc:
                     if not is_transient(exc, litellm):

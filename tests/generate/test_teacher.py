@@ -152,3 +152,28 @@ def test_schemas_sent_to_llama_cpp_avoid_what_its_grammar_rejects() -> None:
     assert "prefixItems" not in json.dumps(safe) and "maxLength" not in json.dumps(safe)
     assert safe["properties"]["unit"] == {"enum": ["km", "mi"]}
     LlamaGrammar.from_json_schema(json.dumps(safe), verbose=False)  # raised KeyError before
+
+
+async def test_replicas_share_the_requests_least_busy_first() -> None:
+    """The embedded teacher runs one single-threaded server per free core: with two bases and two
+    requests at a time, each server holds one request at a time and gets half of them."""
+    from edgefabric.config import TeacherConfig
+    from edgefabric.pipeline.generate.teacher import Endpoint, Teacher
+
+    with TeacherServer(delay_s=0.2) as first, TeacherServer(delay_s=0.2) as second:
+        config = TeacherConfig(model="scripted", api_base=first.url, concurrency=2, timeout_s=5.0)
+        endpoint = Endpoint(model="openai/scripted", api_base=first.url, api_key="none", replicas=(second.url,))
+        teacher = Teacher(config, endpoint, backoff_base_s=0.01)
+        await asyncio.gather(*(teacher.complete(HELLO) for _ in range(6)))
+    assert len(first.requests) == 3 and len(second.requests) == 3
+    assert first.max_in_flight == 1 and second.max_in_flight == 1
+
+
+def test_replica_count_one_single_threaded_server_per_free_core() -> None:
+    from edgefabric.pipeline.generate.local_server import replica_count
+
+    assert replica_count(2, physical_cores=2, load=0.1, threads_per_server=1) == 2
+    assert replica_count(4, physical_cores=2, load=0.0, threads_per_server=1) == 2  # never more than the cores
+    assert replica_count(2, physical_cores=2, load=1.3, threads_per_server=1) == 1  # a busy core is not free
+    assert replica_count(2, physical_cores=2, load=5.0, threads_per_server=1) == 1  # at least one
+    assert replica_count(8, physical_cores=16, load=0.0, threads_per_server=15) == 1  # big machines: one wide server
