@@ -71,6 +71,10 @@ def device_fit(entries: list[dict[str, Any]], config: dict[str, Any]) -> list[di
                     "quant": entry["quant"],
                     "context": context,
                     "ram_mb": round(ram / 1024**2),
+                    "size_mb": round(entry["weights_bytes"] / 1e6, 1),
+                    # Speed and parity beside size, so the user can pick (None: no parity check ran).
+                    "tokens_per_s": entry.get("tokens_per_s"),
+                    "parity": entry.get("parity"),
                     "fits": {d.name: ram <= d.usable_gb * 1024**3 for d in DEVICES},
                 }
             )

@@ -156,6 +156,8 @@ def export_model(
                 for entry in exports:
                     row = verdicts[f"{entry['format']} {entry['quant']}"]
                     entry["parity"] = "passed" if row["passed"] else "failed"
+                    entry["tokens_per_s"] = row["tokens_per_s"]
+                    entry["top1_agreement"] = row["top1_agreement"]
                     if not row["passed"]:
                         entry["parity_failures"] = row["failures"]
                         entry["path"] = _mark_failed(partial, entry["path"])

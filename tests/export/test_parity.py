@@ -114,6 +114,8 @@ def test_cli_fails_a_damaged_export_keeps_its_files_and_never_preselects_it(
     assert entry["parity"] == "failed" and entry["path"] == "model-f16-FAILED.gguf" and entry["parity_failures"]
     assert manifest["parity"][0]["passed"] is False
     assert "**FAILED**" in (out / "README.md").read_text()
+    fit = json.loads((out / "device_fit.json").read_text())  # size, speed and parity side by side
+    assert {row["parity"] for row in fit} == {"failed"} and all(row["tokens_per_s"] > 0 for row in fit)
     assert "WARNING: model-f16-FAILED.gguf FAILED its parity check" in (out / "Modelfile").read_text()
 
     choices = model_choices(Project(project))

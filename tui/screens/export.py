@@ -178,11 +178,15 @@ class ExportScreen(StageScreen):
         table = self.query_one("#device-fit", DataTable)
         table.clear(columns=True)
         devices = list(rows[0].get("fits", {})) if rows else []
-        table.add_columns("export", "context", "RAM", *devices)
+        table.add_columns("export", "parity", "tok/s", "context", "RAM", *devices)
         for row in rows:
             fits = row.get("fits", {})
+            parity = row.get("parity") or "-"
+            speed = row.get("tokens_per_s")
             table.add_row(
                 f"{row.get('format')} {row.get('quant')}",
+                "[b red]FAILED[/]" if parity == "failed" else parity,
+                f"{speed:.1f}" if isinstance(speed, int | float) else "-",
                 str(row.get("context")),
                 f"{row.get('ram_mb')} MB",
                 *("[green]yes[/]" if fits.get(d) else "[red]no[/]" for d in devices),
