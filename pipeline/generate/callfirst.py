@@ -20,7 +20,8 @@ it: it pairs requests with calls they never ask for. Here the order is reversed:
 Every kind follows this: parallel draws two calls of different tools; multi_step
 feeds a value of the first call's real result into a call of another tool;
 error_recovery runs a mistaken version of the call first (its real error stays in the
-trace); no_call asks the teacher for small talk or a near miss the tools cannot serve.
+trace); no_call takes a conversational message from `smalltalk` (greetings, thanks, chat) or
+asks the teacher for small talk or a near miss the tools cannot serve.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from edgefabric.pipeline.generate.conversation import (
 from edgefabric.pipeline.generate.draw import CallDrawer, CannotDraw, mistaken, pick_tool
 from edgefabric.pipeline.generate.grounding import Grounder, GroundingResult, check_counts, enum_aliases
 from edgefabric.pipeline.generate.plan import PlannedSample
+from edgefabric.pipeline.generate.smalltalk import smalltalk_message
 from edgefabric.pipeline.generate.structured import StructuredReplyError
 from edgefabric.pipeline.generate.surface import SLOT_NAMES, fill_slots, spoken
 from edgefabric.pipeline.generate.teacher import Teacher
@@ -57,6 +59,9 @@ from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 MAX_DRAWS = 40  # a draw costs a sandbox call (milliseconds), not a teacher call
 REQUEST_TRIES = 3
+# Share of no-call samples that start from `smalltalk` messages rather than the teacher's own: real
+# users send greetings and thanks, and a small teacher writes them poorly (see smalltalk's doc).
+SMALLTALK_SHARE = 0.4
 # Message forms ("can you work out {A} for me?") are cached per task shape, like value lists:
 # a shape with this many forms reuses one, and still asks for a new one at this rate.
 TEMPLATES_PER_TASK = 3
@@ -286,8 +291,16 @@ async def _no_call_request(
     rng: random.Random,
     usage: Usage,
     is_duplicate: Callable[[str], str | None],
-) -> tuple[str, list[Message]]:
-    """Small talk or a near miss the tools cannot serve, written by the teacher (no fallback)."""
+) -> tuple[str, list[Message], str]:
+    """(request, messages, source) for a sample with no call: small talk from `smalltalk`
+    (SMALLTALK_SHARE of them), else small talk or a near miss the tools cannot serve, written by
+    the teacher (no fallback between the two)."""
+    if rng.random() < SMALLTALK_SHARE:
+        for _ in range(REQUEST_TRIES * 3):  # short messages repeat more often; draw again on a twin
+            request = vary_request(smalltalk_message(rng), "", rng)
+            if is_duplicate(request) is None:
+                return request, [Message(role="user", content=request)], "smalltalk"
+        raise SampleRejected("dedup", "every small-talk message drawn repeats an earlier sample")
     problem = ""
     for attempt in range(REQUEST_TRIES):
         style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]
@@ -297,7 +310,7 @@ async def _no_call_request(
         if not problem:
             twin = is_duplicate(request)
             if twin is None:
-                return request, [Message(role="user", content=request)]
+                return request, [Message(role="user", content=request)], "teacher"
             problem = f"the user request nearly repeats sample {twin}"
     stage = "dedup" if problem.startswith("the user request nearly repeats") else "format"
     raise SampleRejected(stage, f"after {REQUEST_TRIES} requests: {problem}")
@@ -423,7 +436,7 @@ async def call_first_conversation(
         discarded: dict[str, list[int]] = {}
         source = "teacher"
         if planned.kind == "no_call":
-            request, messages = await _no_call_request(teacher, planned, tools, rng, usage, is_duplicate)
+            request, messages, source = await _no_call_request(teacher, planned, tools, rng, usage, is_duplicate)
         else:
             request, messages, source, discarded = await _call_request(
                 teacher, planned, tools, trace, calls, pools, grounder, rng, drawer.today, usage, is_duplicate

@@ -163,3 +163,41 @@ def test_variations_keep_what_grounding_needs() -> None:
             [Message(role="user", content=text), Message(role="assistant", tool_calls=[call])], [CALC]
         )
         assert result.passed, text
+
+
+def test_small_talk_no_call_requests_need_no_teacher_and_vary() -> None:
+    """A share of no-call samples start from conversational messages (greetings, thanks, chat), varied,
+    never repeating an earlier sample; the rest are the teacher's."""
+    from edgefabric.pipeline.generate.callfirst import SMALLTALK_SHARE, _no_call_request
+    from edgefabric.pipeline.generate.plan import PlannedSample
+    from edgefabric.pipeline.generate.smalltalk import smalltalk_message
+
+    messages = {smalltalk_message(random.Random(seed)) for seed in range(300)}
+    assert len(messages) > 150 and all(_not_a_message(m) == "" or len(m) < 20 for m in messages)
+
+    class NoTeacher:
+        """Any teacher call fails the test: small talk must not need one."""
+
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"the teacher was asked ({name})")
+
+    seen: list[str] = []
+
+    def is_duplicate(request: str) -> str | None:
+        return "earlier" if request in seen else None
+
+    planned = cast(PlannedSample, None)
+    rng = random.Random(0)
+    sources = []
+    for _ in range(40):
+        state = rng.getstate()
+        if rng.random() >= SMALLTALK_SHARE:
+            continue  # this draw goes to the teacher
+        rng.setstate(state)
+        request, turns, source = asyncio.run(
+            _no_call_request(cast(Teacher, NoTeacher()), planned, [CALC], rng, Usage(), is_duplicate)
+        )
+        assert turns == [Message(role="user", content=request)] and request not in seen
+        seen.append(request)
+        sources.append(source)
+    assert sources and set(sources) == {"smalltalk"}
