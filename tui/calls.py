@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from edgefabric.config import ProjectConfig
 from edgefabric.errors import ConfigError, EdgeFabricError
@@ -13,11 +13,14 @@ from edgefabric.events import ItemDone, Note
 from edgefabric.tui.bridge import StageCall, TextualSink
 from edgefabric.tui.project import Project, family_for
 
-if TYPE_CHECKING:
-    from edgefabric.tui.screens.base import FabricScreen
+
+class ErrorShower(Protocol):
+    """Where a call that cannot start shows why (a screen's error panel); screens are not imported here."""
+
+    def show_error(self, stage: str, problem: str, fix: str | None = None, details: str = "") -> None: ...
 
 
-def project_config(project: Project, screen: FabricScreen) -> ProjectConfig | None:
+def project_config(project: Project, screen: ErrorShower) -> ProjectConfig | None:
     """The saved config, or None with the problems shown in the screen's error panel."""
     if not project.exists:
         screen.show_error("Project", f"no edgefabric.yaml in {project.root}", "create the project on screen 1 first")
@@ -42,7 +45,7 @@ def generate_command(project: Project) -> str:
     return f"cd {project.root} && edgefabric generate edgefabric.yaml --out data{resume}"
 
 
-def generate_call(project: Project, screen: FabricScreen) -> StageCall | None:
+def generate_call(project: Project, screen: ErrorShower) -> StageCall | None:
     """`edgefabric generate edgefabric.yaml --out data [--resume]`, in the worker."""
     config = project_config(project, screen)
     if config is None:
@@ -69,7 +72,7 @@ def train_command(project: Project, config: ProjectConfig) -> str:
     return f"cd {project.root} && edgefabric train edgefabric.yaml --data data --out runs/{config.name}{resume}"
 
 
-def train_call(project: Project, screen: FabricScreen) -> StageCall | None:
+def train_call(project: Project, screen: ErrorShower) -> StageCall | None:
     """`edgefabric train edgefabric.yaml --data data --out runs/NAME [--resume]`, in the worker."""
     config = project_config(project, screen)
     if config is None:
@@ -112,7 +115,7 @@ def export_command(project: Project, spec: str, gguf: list[str], onnx: list[str]
 
 
 def export_call(
-    project: Project, screen: FabricScreen, spec: str, gguf: list[str], onnx: list[str]
+    project: Project, screen: ErrorShower, spec: str, gguf: list[str], onnx: list[str]
 ) -> StageCall | None:
     """`edgefabric export SPEC --gguf ... --onnx ... --out exports/NAME`, in the worker."""
     config = project_config(project, screen)
@@ -127,7 +130,7 @@ def export_call(
 
 def chat_call(
     project: Project,
-    screen: FabricScreen,
+    screen: ErrorShower,
     model: str,
     history: list[Any],
     prompt: str,
@@ -215,7 +218,7 @@ def evaluate_command(project: Project, config: ProjectConfig, model: str) -> str
     )
 
 
-def evaluate_call(project: Project, screen: FabricScreen, model: str) -> StageCall | None:
+def evaluate_call(project: Project, screen: ErrorShower, model: str) -> StageCall | None:
     """`edgefabric eval MODEL --samples data/test.jsonl --tools ... --out reports/...`, in the worker."""
     config = project_config(project, screen)
     if config is None:
@@ -257,7 +260,7 @@ def evaluate_call(project: Project, screen: FabricScreen, model: str) -> StageCa
     return run
 
 
-def improve_call(project: Project, screen: FabricScreen) -> StageCall | None:
+def improve_call(project: Project, screen: ErrorShower) -> StageCall | None:
     """`edgefabric improve reports/LATEST.json --config edgefabric.yaml --config-out reports/improve-config.yaml`."""
     config = project_config(project, screen)
     if config is None:

@@ -58,7 +58,8 @@ class ProjectScreen(FabricScreen):
                 yield SelectionList[str](*((name, name) for name in builtin_tool_sets()), id="toolsets")
             with Vertical(id="project-config"):
                 yield Static(id="project-state")
-                yield TextArea.code_editor("", language="yaml", id="yaml", soft_wrap=False)
+                # Tab moves focus, as everywhere else; YAML is indented with spaces anyway.
+                yield TextArea.code_editor("", language="yaml", id="yaml", soft_wrap=False, tab_behavior="focus")
                 yield Static(id="problems")
 
     def on_mount(self) -> None:
