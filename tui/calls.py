@@ -260,16 +260,22 @@ def evaluate_call(project: Project, screen: ErrorShower, model: str) -> StageCal
     return run
 
 
-def improve_call(project: Project, screen: ErrorShower) -> StageCall | None:
-    """`edgefabric improve reports/LATEST.json --config edgefabric.yaml --config-out reports/improve-config.yaml`."""
+def improve_call(project: Project, screen: ErrorShower, report_path: Path | None) -> StageCall | None:
+    """`edgefabric improve REPORT --config edgefabric.yaml --config-out reports/improve-config.yaml`.
+
+    `report_path` is the report the screen shows (the selected model's); None shows why nothing can start.
+    """
     config = project_config(project, screen)
     if config is None:
         return None
-    reports = sorted(project.files("reports", "eval-*.json"), key=lambda p: p.stat().st_mtime)
-    if not reports:
-        screen.show_error("Evaluate", "no evaluation report yet", "press s to evaluate a model first")
+    if report_path is None:
+        screen.show_error(
+            "Evaluate",
+            "no evaluation report for the selected model yet",
+            "press s to evaluate it, or press enter on a report in the Runs tab to use that one",
+        )
         return None
-    latest = reports[-1]
+    latest = report_path
     target = project.folder("reports") / "improve-config.yaml"
 
     def run(sink: TextualSink) -> Any:
@@ -277,6 +283,7 @@ def improve_call(project: Project, screen: ErrorShower) -> StageCall | None:
         from edgefabric.pipeline.evaluate.improve import plan_from_report, record_round
         from edgefabric.pipeline.evaluate.report import load_report
 
+        sink(Note("improve", f"planning from {latest.name}"))
         report = load_report(latest)
         plan = plan_from_report(report, str(latest), num_samples=config.generation.num_samples)
         following = config.model_copy(deep=True)
@@ -284,7 +291,7 @@ def improve_call(project: Project, screen: ErrorShower) -> StageCall | None:
         save_config(following, target)
         left = [f"generate (edgefabric generate {target})", "train", "export", "eval"]
         entry = record_round(latest.parent, report, latest, plan, stages_left=left)
-        sink(Note("improve", f"round {entry.round}: next round's config in {target}"))
+        sink(Note("improve", f"round {entry.round} from {latest.name}: next round's config in {target}"))
         return entry
 
     return run
