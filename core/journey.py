@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 from edgefabric.config import ProjectConfig, load_config, load_yaml, save_config
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, Progress, StageDone, StageStarted, ignore_events
+from edgefabric.layout import CONFIG_NAME, ProjectLayout
 
 if TYPE_CHECKING:
     from edgefabric.pipeline.evaluate.runner import EvalReport
 
 STAGE = "demo"
-CONFIG_NAME = "edgefabric.yaml"  # the TUI's project file name
 
 
 def demo_config(name: str = "demo") -> ProjectConfig:
@@ -108,14 +108,12 @@ class JourneyResult:
 
 def prepare_project(root: Path) -> ProjectConfig:
     """Write the demo config on first use; later runs keep the one on disk (the user may have edited it)."""
-    path = root / CONFIG_NAME
-    if path.exists():
-        return load_config(path)
+    layout = ProjectLayout(root)
+    if layout.config.exists():
+        return load_config(layout.config)
     config = demo_config()
-    root.mkdir(parents=True, exist_ok=True)
-    for name in ("data", "runs", "exports", "reports"):
-        (root / name).mkdir(exist_ok=True)
-    save_config(config, path)
+    layout.make_folders()
+    save_config(config, layout.config)
     return config
 
 
@@ -123,11 +121,12 @@ def run_journey(root: Path, *, on_event: EventSink = ignore_events) -> JourneyRe
     """Run (or finish) the whole journey in the project folder `root`."""
     root = root.expanduser().resolve()
     config = prepare_project(root)
+    layout = ProjectLayout(root)
     result = JourneyResult(
         project=root,
-        dataset=root / "data",
-        run=root / "runs" / config.name,
-        bundle=root / "exports" / config.name,
+        dataset=layout.data,
+        run=layout.run(config.name),
+        bundle=layout.bundle(config.name),
     )
     steps: list[tuple[str, Callable[[], bool]]] = [
         ("generate", lambda: _generate(config, result, on_event)),
@@ -206,7 +205,7 @@ def evaluated_models(config: ProjectConfig, result: JourneyResult) -> list[tuple
 def _evaluate(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
     ran = False
     for label, model in evaluated_models(config, result):
-        path = result.project / "reports" / f"eval-demo-{_slug(label)}.json"
+        path = ProjectLayout(result.project).reports / f"eval-demo-{_slug(label)}.json"
         result.reports.append((label, path))
         if not path.exists():
             _evaluate_in_child(config, model, result.dataset / "test.jsonl", path, on_event)

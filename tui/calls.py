@@ -58,7 +58,7 @@ def generate_call(project: Project, screen: ErrorShower) -> StageCall | None:
 
 
 def run_dir(project: Project, config: ProjectConfig) -> Path:
-    return project.folder("runs") / config.name
+    return project.layout.run(config.name)
 
 
 def train_resumes(project: Project, config: ProjectConfig) -> bool:
@@ -101,7 +101,7 @@ def export_sources(project: Project, config: ProjectConfig) -> list[tuple[str, s
 
 def export_out(project: Project, spec: str) -> Path:
     name = spec.split(":", 1)[1] if spec.startswith("embedded:") else Path(spec).name
-    return project.folder("exports") / name
+    return project.layout.bundle(name)
 
 
 def export_command(project: Project, spec: str, gguf: list[str], onnx: list[str]) -> str:
@@ -201,13 +201,13 @@ def tool_sets(config: ProjectConfig) -> list[str]:
 
 
 def eval_cases_path(project: Project) -> Path:
-    return project.data_dir / "test.jsonl"
+    return project.layout.test_cases
 
 
 def report_path(project: Project, model: str) -> Path:
     stem = Path(model).stem if not model.startswith("embedded:") else model.split(":", 1)[1]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return project.folder("reports") / f"eval-{stem}-{stamp}.json"
+    return project.layout.reports / f"eval-{stem}-{stamp}.json"
 
 
 def evaluate_command(project: Project, config: ProjectConfig, model: str) -> str:
