@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgefabric.config import ProjectConfig
 from edgefabric.errors import ConfigError, EdgeFabricError
 from edgefabric.events import ItemDone, Note
 from edgefabric.tui.bridge import StageCall, TextualSink
 from edgefabric.tui.project import Project, family_for
+
+if TYPE_CHECKING:
+    from edgefabric.pipeline.evaluate.request import EvalRequest
 
 
 class ErrorShower(Protocol):
@@ -114,9 +117,7 @@ def export_command(project: Project, spec: str, gguf: list[str], onnx: list[str]
     return " ".join(parts)
 
 
-def export_call(
-    project: Project, screen: ErrorShower, spec: str, gguf: list[str], onnx: list[str]
-) -> StageCall | None:
+def export_call(project: Project, screen: ErrorShower, spec: str, gguf: list[str], onnx: list[str]) -> StageCall | None:
     """`edgefabric export SPEC --gguf ... --onnx ... --out exports/NAME`, in the worker."""
     config = project_config(project, screen)
     if config is None:
@@ -197,7 +198,7 @@ def chat_call(
 
 def tool_sets(config: ProjectConfig) -> list[str]:
     """The tool sets the project names, as the CLI's --tools takes them."""
-    return [*config.tools.builtin, *(str(path) for path in config.tools.modules)]
+    return config.tools.sets()
 
 
 def eval_cases_path(project: Project) -> Path:
@@ -210,12 +211,22 @@ def report_path(project: Project, model: str) -> Path:
     return project.layout.reports / f"eval-{stem}-{stamp}.json"
 
 
-def evaluate_command(project: Project, config: ProjectConfig, model: str) -> str:
-    tools = " ".join(f"--tools {name}" for name in tool_sets(config))
-    return (
-        f"cd {project.root} && edgefabric eval {model} --samples data/test.jsonl {tools} "
-        f"--profile {config.eval.device_profile} --out reports/eval-report.json"
+def evaluate_request(project: Project, config: ProjectConfig, model: str) -> EvalRequest:
+    """What Evaluate runs for `model`: the held-out split, the project's tools, format and eval settings."""
+    from edgefabric.pipeline.evaluate.request import EvalRequest
+
+    return EvalRequest.for_project(
+        config,
+        model,
+        cases=eval_cases_path(project),
+        out=report_path(project, model),
+        family=family_for(project, config, model),
     )
+
+
+def evaluate_command(project: Project, config: ProjectConfig, model: str) -> str:
+    """The CLI line for what Evaluate runs, rendered from the same request (so they cannot differ)."""
+    return f"cd {project.root} && " + evaluate_request(project, config, model).command(cwd=project.root)
 
 
 def evaluate_call(project: Project, screen: ErrorShower, model: str) -> StageCall | None:
@@ -229,33 +240,12 @@ def evaluate_call(project: Project, screen: ErrorShower, model: str) -> StageCal
             "Evaluate", f"no held-out samples: {cases_path} does not exist", "generate data on screen 2 first"
         )
         return None
-    family = family_for(project, config, model)
-    out = report_path(project, model)
-    sets = tool_sets(config)
+    request = evaluate_request(project, config, model)
 
     def run(sink: TextualSink) -> Any:
-        from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
-        from edgefabric.pipeline.evaluate.report import save_report
-        from edgefabric.runtime.backends import load_backend
-        from edgefabric.runtime.profiles import get_profile
-        from edgefabric.runtime.sandbox import load_toolbox
+        from edgefabric.pipeline.evaluate.request import run_eval
 
-        profile = get_profile(config.eval.device_profile)
-        cases = load_sample_cases(cases_path, config.eval.max_samples)
-        box = load_toolbox(sets) if sets else None
-        sink(Note("eval", f"loading {model}"))
-        engine = load_backend(model, profile=profile)
-        try:
-            evaluator = Evaluator(
-                engine, family, toolbox=box, max_steps=config.eval.max_steps, max_tokens=profile.max_tokens
-            )
-            report = evaluator.run(
-                cases, model=model, profile=profile.name, tool_sets=sets, sources=[str(cases_path)], on_event=sink
-            )
-        finally:
-            engine.close()
-        save_report(report, out)
-        return report
+        return run_eval(request, on_event=sink)
 
     return run
 
@@ -280,15 +270,13 @@ def improve_call(project: Project, screen: ErrorShower, report_path: Path | None
 
     def run(sink: TextualSink) -> Any:
         from edgefabric.config import save_config
-        from edgefabric.pipeline.evaluate.improve import plan_from_report, record_round
+        from edgefabric.pipeline.evaluate.improve import apply_plan, plan_from_report, record_round
         from edgefabric.pipeline.evaluate.report import load_report
 
         sink(Note("improve", f"planning from {latest.name}"))
         report = load_report(latest)
         plan = plan_from_report(report, str(latest), num_samples=config.generation.num_samples)
-        following = config.model_copy(deep=True)
-        following.generation.kinds = {k: w for k, w in plan.kind_weights.items() if w > 0}
-        save_config(following, target)
+        save_config(apply_plan(config, plan), target)
         left = [f"generate (edgefabric generate {target})", "train", "export", "eval"]
         entry = record_round(latest.parent, report, latest, plan, stages_left=left)
         sink(Note("improve", f"round {entry.round} from {latest.name}: next round's config in {target}"))
