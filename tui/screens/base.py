@@ -36,6 +36,7 @@ from edgefabric.tui.widgets import ErrorPanel, NavBar, UnavailablePanel
 # Stops the running stage from any focus: a priority binding, checked before the focused
 # widget sees the key (the Input's own ctrl+x, cut, applies whenever no stage runs).
 STOP_KEY = "ctrl+x"
+JOBS_CHECK_S = 0.5  # how often the nav bar looks at the running jobs
 
 
 class FabricScreen(Screen[None]):
@@ -54,6 +55,21 @@ class FabricScreen(Screen[None]):
         if event.key == "escape" and self.focused is not None and not isinstance(self, ModalScreen):
             self.set_focus(None)
             event.stop()
+
+    # Textual calls these handlers of every class in the MRO, so subclasses' own on_mount and
+    # on_screen_resume do not replace them.
+    def on_mount(self) -> None:
+        # Cheap: a look at a dict of threading.Events. The nav bar of every screen names what runs.
+        self.set_interval(JOBS_CHECK_S, self.show_running_jobs)
+
+    def on_screen_resume(self) -> None:
+        self.show_running_jobs()
+
+    def show_running_jobs(self) -> None:
+        """Name on the nav bar every stage running in the app (on any screen)."""
+        titles = [job.title for job in self.fabric.jobs.running()]
+        for bar in self.query(NavBar):
+            bar.show_running(titles)
 
     @property
     def fabric(self) -> FabricHost:
