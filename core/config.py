@@ -56,6 +56,10 @@ class ToolsConfig(_Section):
     modules: list[Path] = Field(default_factory=list)
     mcp: list[McpServer] = Field(default_factory=list)
 
+    def sets(self) -> list[str]:
+        """The tool sets as the sandbox's load_toolbox and the CLI's --tools take them: built-ins, then modules."""
+        return [*self.builtin, *(str(path) for path in self.modules)]
+
 
 class TopicsConfig(_Section):
     prompt: str = Field(default="Everyday tasks that need a calculator and a small key-value store", min_length=3)

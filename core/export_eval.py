@@ -200,40 +200,14 @@ def evaluate_model(
     """The child's side of `evaluate_in_children` (module level, so a spawned process can import it);
     `threads` overrides the thread policy for this child (a share of the cores)."""
     from edgefabric.config import parse_config
-    from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
-    from edgefabric.pipeline.evaluate.report import save_report
-    from edgefabric.pipeline.generate.run import tool_sources
-    from edgefabric.runtime.backends import load_backend
-    from edgefabric.runtime.profiles import get_profile
-    from edgefabric.runtime.sandbox import load_toolbox
+    from edgefabric.pipeline.evaluate.request import EvalRequest, run_eval
     from edgefabric.runtime.threads import set_override
 
     set_override(threads)
     try:
         config = parse_config(load_yaml(config_yaml))
-        profile = get_profile(config.eval.device_profile)
-        cases = load_sample_cases(cases_path, config.eval.max_samples)
-        toolbox = load_toolbox(tool_sources(config), on_event=events.put)
-        engine = load_backend(model, profile=profile)
-        try:
-            evaluator = Evaluator(
-                engine,
-                config.model.family,
-                toolbox=toolbox,
-                max_steps=config.eval.max_steps,
-                max_tokens=profile.max_tokens,
-            )
-            report = evaluator.run(
-                cases,
-                model=model,
-                profile=profile.name,
-                tool_sets=tool_sources(config),
-                sources=[str(cases_path)],
-                on_event=events.put,
-            )
-        finally:
-            engine.close()
-        save_report(report, out)
+        request = EvalRequest.for_project(config, model, cases=cases_path, out=out, family=config.model.family)
+        run_eval(request, on_event=events.put)
     except EdgeFabricError as exc:
         events.put(("failed", (exc.problem, exc.fix)))
         return

@@ -27,17 +27,16 @@ from edgefabric.export_eval import (
     EvalJob,
     ExportAccuracy,
     evaluate_exports,
-    evaluate_model,  # noqa: F401  # spawned evaluation children of older runs look it up here
     export_label,
     export_rows,
     slug,
 )
+from edgefabric.layout import CONFIG_NAME, ProjectLayout
 
 if TYPE_CHECKING:
     from edgefabric.pipeline.evaluate.runner import EvalReport
 
 STAGE = "demo"
-CONFIG_NAME = "edgefabric.yaml"  # the TUI's project file name
 
 
 def demo_config(name: str = "demo") -> ProjectConfig:
@@ -115,14 +114,12 @@ class JourneyResult:
 
 def prepare_project(root: Path) -> ProjectConfig:
     """Write the demo config on first use; later runs keep the one on disk (the user may have edited it)."""
-    path = root / CONFIG_NAME
-    if path.exists():
-        return load_config(path)
+    layout = ProjectLayout(root)
+    if layout.config.exists():
+        return load_config(layout.config)
     config = demo_config()
-    root.mkdir(parents=True, exist_ok=True)
-    for name in ("data", "runs", "exports", "reports"):
-        (root / name).mkdir(exist_ok=True)
-    save_config(config, path)
+    layout.make_folders()
+    save_config(config, layout.config)
     return config
 
 
@@ -130,11 +127,12 @@ def run_journey(root: Path, *, on_event: EventSink = ignore_events) -> JourneyRe
     """Run (or finish) the whole journey in the project folder `root`."""
     root = root.expanduser().resolve()
     config = prepare_project(root)
+    layout = ProjectLayout(root)
     result = JourneyResult(
         project=root,
-        dataset=root / "data",
-        run=root / "runs" / config.name,
-        bundle=root / "exports" / config.name,
+        dataset=layout.data,
+        run=layout.run(config.name),
+        bundle=layout.bundle(config.name),
     )
     steps: list[tuple[str, Callable[[], bool]]] = [
         ("generate", lambda: _generate(config, result, on_event)),
@@ -208,7 +206,7 @@ def _evaluate(config: ProjectConfig, result: JourneyResult, on_event: EventSink)
     from edgefabric.runtime.threads import machine_cores
 
     cases = result.dataset / "test.jsonl"
-    reports = result.project / "reports"
+    reports = ProjectLayout(result.project).reports
     base_label = f"base {config.model.base}"
     base = EvalJob(config.model.base, reports / f"eval-demo-{slug(base_label)}.json")
     rows = export_rows(result.bundle, reports, "eval-demo-")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 
@@ -18,7 +20,19 @@ def main(argv: list[str] | None = None) -> None:
 
     from edgefabric.tui.app import FabricApp
 
-    FabricApp(project_dir=args.project.resolve()).run()
+    app = FabricApp(project_dir=args.project.resolve())
+    app.run()
+    unfinished = app.jobs.running()
+    if unfinished:
+        # The terminal is restored; a stage thread is still inside a unit of work (a teacher call,
+        # a training step). Ending the process now loses only that unit: finished work is on disk,
+        # and the teacher server ends with us (its watchdog). A normal exit would join the stage's
+        # helper threads (asyncio's and concurrent.futures' executors) and hang for the whole unit.
+        names = ", ".join(job.title for job in unfinished)
+        print(f"fabric-tui: stopped {names} mid-unit; everything it finished is on disk (start it again to resume).")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -10,6 +12,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from edgefabric.tui.jobs import JobBoard
 from edgefabric.tui.project import Project
 from edgefabric.tui.screens.chat import ChatScreen
 from edgefabric.tui.screens.evaluate import EvaluateScreen
@@ -17,9 +20,15 @@ from edgefabric.tui.screens.export import ExportScreen
 from edgefabric.tui.screens.generate import GenerateScreen
 from edgefabric.tui.screens.help import HelpScreen
 from edgefabric.tui.screens.project import ProjectScreen
+from edgefabric.tui.screens.quitting import QuittingScreen
 from edgefabric.tui.screens.train import TrainScreen
 from edgefabric.tui.settings import DARK_THEME, LIGHT_THEME, TuiSettings, load_settings, save_settings
 from edgefabric.tui.widgets import SCREENS
+
+# How long quitting waits for running stages to reach their next unit of work. A unit can
+# take longer (a teacher call, a training step); then the app ends without it and the
+# stage's thread ends with the process: what it finished is on disk already.
+QUIT_GRACE_S = 2.0
 
 
 class FabricApp(App[None]):
@@ -49,6 +58,8 @@ class FabricApp(App[None]):
         super().__init__()
         self.project = Project(project_dir)
         self.settings = settings if settings is not None else load_settings()
+        self.jobs = JobBoard()
+        self.quitting = False
 
     def on_mount(self) -> None:
         self.theme = self.settings.theme if self.settings.theme in self.available_themes else DARK_THEME
@@ -63,6 +74,27 @@ class FabricApp(App[None]):
         self.project = Project(folder)
         self.sub_title = str(folder)
 
+    async def action_quit(self) -> None:
+        """Quit; with stages running, stop them at their next unit and say so, waiting QUIT_GRACE_S at most.
+
+        A second ctrl+q (or the grace period ending) quits at once; `fabric-tui` then ends the
+        process without waiting for a stage still inside a unit (see edgefabric.tui.__main__).
+        """
+        running = self.jobs.running()
+        if not running or self.quitting:
+            self.exit()
+            return
+        self.quitting = True
+        self.jobs.cancel_all()
+        await self.push_screen(QuittingScreen([job.title for job in running], QUIT_GRACE_S))
+        self.run_worker(self._exit_when_stopped(), name="quit", group="quit")
+
+    async def _exit_when_stopped(self) -> None:
+        deadline = time.monotonic() + QUIT_GRACE_S
+        while self.jobs.running() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self.exit()
+
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT_THEME if self.current_theme.dark else DARK_THEME
 
@@ -75,8 +107,12 @@ class FabricApp(App[None]):
         """(key, description, id) of every binding of the app and its screens, for the help screen."""
         rows = []
         seen = set()
-        for owner in (type(self), *self.MODES.values()):
-            for binding in getattr(owner, "BINDINGS", []):
+        owners = [
+            type(self),
+            *(base for mode in self.MODES.values() if isinstance(mode, type) for base in mode.__mro__),
+        ]
+        for owner in owners:
+            for binding in owner.__dict__.get("BINDINGS", []):
                 if isinstance(binding, Binding) and binding.id and binding.id not in seen:
                     seen.add(binding.id)
                     rows.append((binding.key.replace(",", " / "), binding.description, binding.id))

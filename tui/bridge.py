@@ -5,10 +5,16 @@ touches widgets: it turns each event into a typed Textual message and posts it
 to the screen that started the stage (`post_message` is thread-safe). Between
 units of work (every event is emitted at such a boundary) it honours cancel and
 pause, so a stage stops cleanly without any stage knowing about Textual.
+
+The stage runs in a daemon thread of its own (`run_stage_in_thread`), awaited by an
+async Textual worker, and not in a Textual thread worker: those run in asyncio's
+default executor, which `asyncio.run` joins when the app exits, so quitting during a
+long unit (a teacher call, a training step) left a blank terminal for 20-30 s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import traceback
 from collections.abc import Callable
@@ -17,7 +23,7 @@ from typing import Any
 
 from textual.message import Message
 from textual.message_pump import MessagePump
-from textual.worker import Worker, get_current_worker
+from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, ItemDone, Note, Progress, StageDone, StageFailed, StageStarted
@@ -117,12 +123,18 @@ class StageStopped(StageMessage):
 
 @dataclass
 class TextualSink:
-    """An `EventSink` that posts Textual messages to `target` and enforces cancel/pause."""
+    """An `EventSink` that posts Textual messages to `target` and enforces cancel/pause.
+
+    `cancel()` (from any thread) makes the next event raise `StageCancelled` in the stage's
+    thread; `finished` is set once the stage's thread has returned, however it ended.
+    """
 
     target: MessagePump
     stage: str
     worker: Worker[Any] | None = None
     resume: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
     series: list[MetricPoint] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     failure: str | None = None
@@ -140,16 +152,26 @@ class TextualSink:
     def paused(self) -> bool:
         return not self.resume.is_set()
 
+    def cancel(self) -> None:
+        """Stop the stage at its next unit of work (a paused stage wakes up to see it)."""
+        self.stop.set()
+        self.resume.set()
+
+    @property
+    def cancelling(self) -> bool:
+        return self.stop.is_set() and not self.finished.is_set()
+
     def check(self) -> None:
         """Block while paused, raise once cancelled: called at each unit boundary."""
         while not self.resume.wait(0.1):
-            if self._cancelled():
+            if self.is_cancelled:
                 break
-        if self._cancelled():
+        if self.is_cancelled:
             raise StageCancelled(self.stage)
 
-    def _cancelled(self) -> bool:
-        return self.worker is not None and self.worker.is_cancelled
+    @property
+    def is_cancelled(self) -> bool:
+        return self.stop.is_set() or (self.worker is not None and self.worker.is_cancelled)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StageStarted):
@@ -183,7 +205,17 @@ def run_stage(sink: TextualSink, call: StageCall) -> Any:
     Every failure becomes a message, so the app stays usable; stages write append-only
     or through temporary files, so whatever finished is intact on disk.
     """
-    sink.worker = get_current_worker()
+    try:
+        sink.worker = get_current_worker()
+    except NoActiveWorker:
+        sink.worker = None  # a thread of our own (run_stage_in_thread): cancel goes through sink.cancel()
+    try:
+        return _run(sink, call)
+    finally:
+        sink.finished.set()
+
+
+def _run(sink: TextualSink, call: StageCall) -> Any:
     try:
         result = call(sink)
     except StageCancelled:
@@ -202,7 +234,7 @@ def run_stage(sink: TextualSink, call: StageCall) -> Any:
             )
         )
         return None
-    if sink.worker is not None and sink.worker.is_cancelled:
+    if sink.is_cancelled:
         sink.target.post_message(StageStopped(sink.stage))
         return None
     if sink.failure is not None:
@@ -210,3 +242,38 @@ def run_stage(sink: TextualSink, call: StageCall) -> Any:
         return None
     sink.target.post_message(StageFinished(sink.stage, sink.summary, result))
     return result
+
+
+async def run_stage_in_thread(sink: TextualSink, call: StageCall) -> Any:
+    """Run `run_stage(sink, call)` in a new daemon thread and wait for it without blocking the app.
+
+    Meant as the body of an async Textual worker. Cancelling that worker (the app exits)
+    abandons the thread instead of joining it; a daemon thread never holds the process
+    open, and the stages write append-only or temp-then-rename, so nothing finished is lost.
+    Returns what `run_stage` returns.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def settle(outcome: Any, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(outcome)
+
+    def body() -> None:
+        outcome: Any = None
+        error: BaseException | None = None
+        try:
+            outcome = run_stage(sink, call)
+        except BaseException as exc:  # run_stage catches Exception; this is KeyboardInterrupt and kin
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, outcome, error)
+        except RuntimeError:
+            pass  # the app (and its loop) ended first: nobody is waiting
+
+    threading.Thread(target=body, name=f"edgefabric-{sink.stage}", daemon=True).start()
+    return await done

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgefabric.config import ProjectConfig
 from edgefabric.errors import ConfigError, EdgeFabricError
@@ -14,10 +14,16 @@ from edgefabric.tui.bridge import StageCall, TextualSink
 from edgefabric.tui.project import Project, family_for
 
 if TYPE_CHECKING:
-    from edgefabric.tui.screens.base import FabricScreen
+    from edgefabric.pipeline.evaluate.request import EvalRequest
 
 
-def project_config(project: Project, screen: FabricScreen) -> ProjectConfig | None:
+class ErrorShower(Protocol):
+    """Where a call that cannot start shows why (a screen's error panel); screens are not imported here."""
+
+    def show_error(self, stage: str, problem: str, fix: str | None = None, details: str = "") -> None: ...
+
+
+def project_config(project: Project, screen: ErrorShower) -> ProjectConfig | None:
     """The saved config, or None with the problems shown in the screen's error panel."""
     if not project.exists:
         screen.show_error("Project", f"no edgefabric.yaml in {project.root}", "create the project on screen 1 first")
@@ -42,7 +48,7 @@ def generate_command(project: Project) -> str:
     return f"cd {project.root} && edgefabric generate edgefabric.yaml --out data{resume}"
 
 
-def generate_call(project: Project, screen: FabricScreen) -> StageCall | None:
+def generate_call(project: Project, screen: ErrorShower) -> StageCall | None:
     """`edgefabric generate edgefabric.yaml --out data [--resume]`, in the worker."""
     config = project_config(project, screen)
     if config is None:
@@ -55,7 +61,7 @@ def generate_call(project: Project, screen: FabricScreen) -> StageCall | None:
 
 
 def run_dir(project: Project, config: ProjectConfig) -> Path:
-    return project.folder("runs") / config.name
+    return project.layout.run(config.name)
 
 
 def train_resumes(project: Project, config: ProjectConfig) -> bool:
@@ -69,7 +75,7 @@ def train_command(project: Project, config: ProjectConfig) -> str:
     return f"cd {project.root} && edgefabric train edgefabric.yaml --data data --out runs/{config.name}{resume}"
 
 
-def train_call(project: Project, screen: FabricScreen) -> StageCall | None:
+def train_call(project: Project, screen: ErrorShower) -> StageCall | None:
     """`edgefabric train edgefabric.yaml --data data --out runs/NAME [--resume]`, in the worker."""
     config = project_config(project, screen)
     if config is None:
@@ -98,7 +104,7 @@ def export_sources(project: Project, config: ProjectConfig) -> list[tuple[str, s
 
 def export_out(project: Project, spec: str) -> Path:
     name = spec.split(":", 1)[1] if spec.startswith("embedded:") else Path(spec).name
-    return project.folder("exports") / name
+    return project.layout.bundle(name)
 
 
 def export_command(project: Project, spec: str, gguf: list[str], onnx: list[str]) -> str:
@@ -111,9 +117,7 @@ def export_command(project: Project, spec: str, gguf: list[str], onnx: list[str]
     return " ".join(parts)
 
 
-def export_call(
-    project: Project, screen: FabricScreen, spec: str, gguf: list[str], onnx: list[str]
-) -> StageCall | None:
+def export_call(project: Project, screen: ErrorShower, spec: str, gguf: list[str], onnx: list[str]) -> StageCall | None:
     """`edgefabric export SPEC --gguf ... --onnx ... --out exports/NAME`, in the worker."""
     config = project_config(project, screen)
     if config is None:
@@ -127,7 +131,7 @@ def export_call(
 
 def chat_call(
     project: Project,
-    screen: FabricScreen,
+    screen: ErrorShower,
     model: str,
     history: list[Any],
     prompt: str,
@@ -194,28 +198,38 @@ def chat_call(
 
 def tool_sets(config: ProjectConfig) -> list[str]:
     """The tool sets the project names, as the CLI's --tools takes them."""
-    return [*config.tools.builtin, *(str(path) for path in config.tools.modules)]
+    return config.tools.sets()
 
 
 def eval_cases_path(project: Project) -> Path:
-    return project.data_dir / "test.jsonl"
+    return project.layout.test_cases
 
 
 def report_path(project: Project, model: str) -> Path:
     stem = Path(model).stem if not model.startswith("embedded:") else model.split(":", 1)[1]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return project.folder("reports") / f"eval-{stem}-{stamp}.json"
+    return project.layout.reports / f"eval-{stem}-{stamp}.json"
 
 
-def evaluate_command(project: Project, config: ProjectConfig, model: str) -> str:
-    tools = " ".join(f"--tools {name}" for name in tool_sets(config))
-    return (
-        f"cd {project.root} && edgefabric eval {model} --samples data/test.jsonl {tools} "
-        f"--profile {config.eval.device_profile} --out reports/eval-report.json"
+def evaluate_request(project: Project, config: ProjectConfig, model: str) -> EvalRequest:
+    """What Evaluate runs for `model`: the held-out split, the project's tools, format and eval settings."""
+    from edgefabric.pipeline.evaluate.request import EvalRequest
+
+    return EvalRequest.for_project(
+        config,
+        model,
+        cases=eval_cases_path(project),
+        out=report_path(project, model),
+        family=family_for(project, config, model),
     )
 
 
-def evaluate_call(project: Project, screen: FabricScreen, model: str) -> StageCall | None:
+def evaluate_command(project: Project, config: ProjectConfig, model: str) -> str:
+    """The CLI line for what Evaluate runs, rendered from the same request (so they cannot differ)."""
+    return f"cd {project.root} && " + evaluate_request(project, config, model).command(cwd=project.root)
+
+
+def evaluate_call(project: Project, screen: ErrorShower, model: str) -> StageCall | None:
     """`edgefabric eval MODEL --samples data/test.jsonl --tools ... --out reports/...`, in the worker."""
     config = project_config(project, screen)
     if config is None:
@@ -226,62 +240,46 @@ def evaluate_call(project: Project, screen: FabricScreen, model: str) -> StageCa
             "Evaluate", f"no held-out samples: {cases_path} does not exist", "generate data on screen 2 first"
         )
         return None
-    family = family_for(project, config, model)
-    out = report_path(project, model)
-    sets = tool_sets(config)
+    request = evaluate_request(project, config, model)
 
     def run(sink: TextualSink) -> Any:
-        from edgefabric.pipeline.evaluate import Evaluator, load_sample_cases
-        from edgefabric.pipeline.evaluate.report import save_report
-        from edgefabric.runtime.backends import load_backend
-        from edgefabric.runtime.profiles import get_profile
-        from edgefabric.runtime.sandbox import load_toolbox
+        from edgefabric.pipeline.evaluate.request import run_eval
 
-        profile = get_profile(config.eval.device_profile)
-        cases = load_sample_cases(cases_path, config.eval.max_samples)
-        box = load_toolbox(sets) if sets else None
-        sink(Note("eval", f"loading {model}"))
-        engine = load_backend(model, profile=profile)
-        try:
-            evaluator = Evaluator(
-                engine, family, toolbox=box, max_steps=config.eval.max_steps, max_tokens=profile.max_tokens
-            )
-            report = evaluator.run(
-                cases, model=model, profile=profile.name, tool_sets=sets, sources=[str(cases_path)], on_event=sink
-            )
-        finally:
-            engine.close()
-        save_report(report, out)
-        return report
+        return run_eval(request, on_event=sink)
 
     return run
 
 
-def improve_call(project: Project, screen: FabricScreen) -> StageCall | None:
-    """`edgefabric improve reports/LATEST.json --config edgefabric.yaml --config-out reports/improve-config.yaml`."""
+def improve_call(project: Project, screen: ErrorShower, report_path: Path | None) -> StageCall | None:
+    """`edgefabric improve REPORT --config edgefabric.yaml --config-out reports/improve-config.yaml`.
+
+    `report_path` is the report the screen shows (the selected model's); None shows why nothing can start.
+    """
     config = project_config(project, screen)
     if config is None:
         return None
-    reports = sorted(project.files("reports", "eval-*.json"), key=lambda p: p.stat().st_mtime)
-    if not reports:
-        screen.show_error("Evaluate", "no evaluation report yet", "press s to evaluate a model first")
+    if report_path is None:
+        screen.show_error(
+            "Evaluate",
+            "no evaluation report for the selected model yet",
+            "press s to evaluate it, or press enter on a report in the Runs tab to use that one",
+        )
         return None
-    latest = reports[-1]
+    latest = report_path
     target = project.folder("reports") / "improve-config.yaml"
 
     def run(sink: TextualSink) -> Any:
         from edgefabric.config import save_config
-        from edgefabric.pipeline.evaluate.improve import plan_from_report, record_round
+        from edgefabric.pipeline.evaluate.improve import apply_plan, plan_from_report, record_round
         from edgefabric.pipeline.evaluate.report import load_report
 
+        sink(Note("improve", f"planning from {latest.name}"))
         report = load_report(latest)
         plan = plan_from_report(report, str(latest), num_samples=config.generation.num_samples)
-        following = config.model_copy(deep=True)
-        following.generation.kinds = {k: w for k, w in plan.kind_weights.items() if w > 0}
-        save_config(following, target)
+        save_config(apply_plan(config, plan), target)
         left = [f"generate (edgefabric generate {target})", "train", "export", "eval"]
         entry = record_round(latest.parent, report, latest, plan, stages_left=left)
-        sink(Note("improve", f"round {entry.round}: next round's config in {target}"))
+        sink(Note("improve", f"round {entry.round} from {latest.name}: next round's config in {target}"))
         return entry
 
     return run

@@ -1,10 +1,5 @@
-"""The project folder the TUI works in; the CLI reads and writes the same files.
-
-    edgefabric.yaml   the config (ProjectConfig)
-    data/             generated datasets (JSONL of Sample)
-    runs/             training runs (checkpoints, adapters, merged models)
-    exports/          GGUF and ONNX artifacts
-    reports/          evaluation reports
+"""The project folder the TUI works in, laid out as edgefabric.layout says; the CLI and the demo
+read and write the same files.
 
 Nothing here is TUI-only state, so quitting and reopening (or switching to the CLI) resumes.
 """
@@ -21,9 +16,7 @@ import yaml
 
 from edgefabric.config import ProjectConfig, load_config, load_yaml, parse_config, save_config
 from edgefabric.errors import ConfigError
-
-CONFIG_NAME = "edgefabric.yaml"
-FOLDERS = ("data", "runs", "exports", "reports")
+from edgefabric.layout import CONFIG_NAME, ProjectLayout
 
 
 @dataclass(frozen=True)
@@ -52,11 +45,17 @@ def target_for(config: ProjectConfig) -> Target | None:
 
 @dataclass(frozen=True)
 class Project:
+    """The project in folder `root`: its layout (edgefabric.layout) plus reading and writing its config."""
+
     root: Path
 
     @property
+    def layout(self) -> ProjectLayout:
+        return ProjectLayout(self.root)
+
+    @property
     def config_path(self) -> Path:
-        return self.root / CONFIG_NAME
+        return self.layout.config
 
     @property
     def exists(self) -> bool:
@@ -65,17 +64,16 @@ class Project:
     @property
     def data_dir(self) -> Path:
         """Where generation writes (samples.jsonl, splits, rejects, topics.json, card)."""
-        return self.root / "data"
+        return self.layout.data
 
     def folder(self, name: str) -> Path:
-        return self.root / name
+        """data, runs, exports or reports (ValueError for another name)."""
+        return self.layout.folder(name)
 
     def create(self, config: ProjectConfig | None = None) -> ProjectConfig:
         """Write a default config (the embedded, offline setup) and the data folders."""
         config = config or ProjectConfig(name=safe_project_name(self.root.name))
-        self.root.mkdir(parents=True, exist_ok=True)
-        for name in FOLDERS:
-            self.folder(name).mkdir(exist_ok=True)
+        self.layout.make_folders()
         if not self.exists:
             save_config(config, self.config_path)
         return config
@@ -84,8 +82,7 @@ class Project:
         return load_config(self.config_path)
 
     def save(self, config: ProjectConfig) -> None:
-        for name in FOLDERS:
-            self.folder(name).mkdir(parents=True, exist_ok=True)
+        self.layout.make_folders()
         save_config(config, self.config_path)
 
     def read_text(self) -> str:
@@ -98,8 +95,7 @@ class Project:
         tmp = self.config_path.with_name(CONFIG_NAME + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(self.config_path)
-        for name in FOLDERS:
-            self.folder(name).mkdir(exist_ok=True)
+        self.layout.make_folders()
         return config
 
     def files(self, folder: str, pattern: str) -> list[Path]:

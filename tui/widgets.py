@@ -18,7 +18,11 @@ SCREENS = (
 
 
 class NavBar(Static):
-    """The journey's steps, the current one highlighted; each is a link to its screen."""
+    """The journey's steps, the current one highlighted; each is a link to its screen.
+
+    `show_running` adds the stages running anywhere in the app, so no screen looks idle while
+    another one works (issue 15).
+    """
 
     def __init__(self, current: str) -> None:
         parts = []
@@ -28,7 +32,17 @@ class NavBar(Static):
                 parts.append(f"[reverse b]{label}[/]")
             else:
                 parts.append(f"[@click=app.switch_mode('{mode}')]{label}[/]")
-        super().__init__("".join(parts), classes="nav-bar", markup=True)
+        self.steps = "".join(parts)
+        self.running: tuple[str, ...] = ()
+        super().__init__(self.steps, classes="nav-bar", markup=True)
+
+    def show_running(self, titles: list[str]) -> None:
+        """Name the stages that run now (titles as on the nav bar), or nothing when none runs."""
+        if tuple(titles) == self.running:
+            return
+        self.running = tuple(titles)
+        suffix = f"  [b $warning]● {escape(', '.join(titles))} running[/]" if titles else ""
+        self.update(self.steps + suffix)
 
 
 class ErrorPanel(Vertical):

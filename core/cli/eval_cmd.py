@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from edgefabric.cli.chat_cmd import CONSTRAIN_HELP, QUIET_HELP, THREADS_HELP, check_choice, load_tools
+from edgefabric.cli.chat_cmd import CONSTRAIN_HELP, QUIET_HELP, THREADS_HELP
 from edgefabric.cli.plain_progress import plain_progress
 from edgefabric.errors import EdgeFabricError
+
+if TYPE_CHECKING:
+    from edgefabric.pipeline.evaluate.request import EvalRequest
 
 
 class _RunByDefault(TyperGroup):
@@ -25,6 +28,43 @@ class _RunByDefault(TyperGroup):
 
 
 app = typer.Typer(cls=_RunByDefault, help="Evaluate models (edgefabric eval MODEL ...; eval compare A.json B.json).")
+
+
+def eval_request(
+    *,
+    model: str,
+    samples: list[Path],
+    bfcl: list[Path],
+    answers: Path | None,
+    tools: list[str],
+    family: str | None,
+    backend: str,
+    profile: str,
+    constrained: str,
+    max_samples: int | None,
+    max_steps: int,
+    max_tokens: int | None,
+    out: Path,
+    **_display: object,  # --threads and --quiet shape how it runs here, not what is evaluated
+) -> EvalRequest:
+    """The request `edgefabric eval` runs, from its parsed options (also used to parse the TUI's command)."""
+    from edgefabric.pipeline.evaluate.request import EvalRequest
+
+    return EvalRequest(
+        model=model,
+        samples=tuple(samples),
+        bfcl=tuple(bfcl),
+        answers=answers,
+        tools=tuple(tools),
+        family=family,
+        backend=backend,
+        profile=profile,
+        constrained=constrained,
+        max_samples=max_samples,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        out=out,
+    )
 
 
 @app.command("run")
@@ -46,33 +86,30 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Run MODEL on held-out samples and/or BFCL-layout files and print every metric."""
-    from edgefabric.pipeline.evaluate import Evaluator, load_bfcl_cases, load_sample_cases
-    from edgefabric.pipeline.evaluate.report import print_report, save_report
-    from edgefabric.runtime.backends import guess_family, load_backend
-    from edgefabric.runtime.profiles import get_profile
+    from edgefabric.events import Note
+    from edgefabric.events import Progress as ProgressEvent
+    from edgefabric.pipeline.evaluate.report import print_report
+    from edgefabric.pipeline.evaluate.request import run_eval
     from edgefabric.runtime.threads import set_override
 
     set_override(threads)
-    if not samples and not bfcl:
-        raise EdgeFabricError("nothing to evaluate", "pass --samples test.jsonl and/or --bfcl questions.json")
-    if answers is not None and len(bfcl) != 1:
-        raise EdgeFabricError("--answers goes with exactly one --bfcl file", "pass one --bfcl, or drop --answers")
-    check_choice(constrained, ("off", "auto", "required"), "--constrained")
-    console = Console()
-    prof = get_profile(profile)
-    cases = [c for path in samples for c in load_sample_cases(path, max_samples)]
-    cases += [c for path in bfcl for c in load_bfcl_cases(path, answers, max_samples)]
-    box = load_tools(tools) if tools else None
-    with console.status(f"loading {model}"):
-        engine = load_backend(model, backend=backend, profile=prof)
-    evaluator = Evaluator(
-        engine,
-        family or guess_family(model),
-        toolbox=box,
+    request = eval_request(
+        model=model,
+        samples=samples,
+        bfcl=bfcl,
+        answers=answers,
+        tools=tools,
+        family=family,
+        backend=backend,
+        profile=profile,
+        constrained=constrained,
+        max_samples=max_samples,
         max_steps=max_steps,
-        max_tokens=max_tokens or prof.max_tokens,
-        constrain=constrained,  # type: ignore[arg-type]
+        max_tokens=max_tokens,
+        out=out,
     )
+    request.check()
+    console = Console()
     with Progress(
         TextColumn("eval"),
         BarColumn(),
@@ -82,31 +119,22 @@ def run(
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("eval", total=len(cases), rate="")
+        task = bar.add_task("eval", total=None, rate="")
         lines = plain_progress(console, quiet)
         if lines is not None:
             lines.start("eval")
 
         def on_event(event: Any) -> None:
-            from edgefabric.events import Progress as ProgressEvent
-
-            if isinstance(event, ProgressEvent):
+            if isinstance(event, Note) and event.stage == "eval":
+                bar.update(task, rate=event.text)
+            elif isinstance(event, ProgressEvent) and event.stage == "eval":
                 rate = event.metrics.get("pass_rate")
                 shown = f"pass {rate:.0%}" if rate is not None else ""
-                bar.update(task, completed=event.done, rate=shown)
+                bar.update(task, completed=event.done, total=event.total, rate=shown)
                 if lines is not None:
-                    lines.update("eval", event.done, event.total or len(cases), shown)
+                    lines.update("eval", event.done, event.total, shown)
 
-        report = evaluator.run(
-            cases,
-            model=model,
-            profile=prof.name,
-            tool_sets=tools,
-            sources=[str(p) for p in [*samples, *bfcl]],
-            on_event=on_event,
-        )
-    engine.close()
-    save_report(report, out)
+        report = run_eval(request, on_event=on_event)
     print_report(report, console)
     console.print(f"report: {out}", highlight=False)
 
@@ -141,15 +169,13 @@ def improve(
     from rich.table import Table
 
     from edgefabric.config import ProjectConfig, load_config, save_config
-    from edgefabric.pipeline.evaluate.improve import load_rounds, plan_from_report, record_round
+    from edgefabric.pipeline.evaluate.improve import apply_plan, load_rounds, plan_from_report, record_round
     from edgefabric.pipeline.evaluate.report import load_report
 
     report_path = run_path / "eval-report.json" if run_path.is_dir() else run_path
     report = load_report(report_path)
     plan = plan_from_report(report, str(report_path), num_samples=num_samples)
-    project = load_config(config) if config else ProjectConfig()
-    project.generation.kinds = {k: w for k, w in plan.kind_weights.items() if w > 0}
-    project.generation.num_samples = num_samples
+    project = apply_plan(load_config(config) if config else ProjectConfig(), plan)
     target = config_out or report_path.parent / "improve-config.yaml"
     save_config(project, target)
     extra: dict[str, Any] = {}

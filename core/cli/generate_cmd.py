@@ -14,6 +14,7 @@ from edgefabric.config import load_config
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
+from edgefabric.layout import ProjectLayout
 
 topics_app = typer.Typer(help="Inspect topic graphs made by `edgefabric generate`.", no_args_is_help=True)
 
@@ -74,7 +75,11 @@ class StageView:
 
 def generate(
     config_path: Path = typer.Argument(..., metavar="CONFIG", help="The project YAML file."),
-    out: Path | None = typer.Option(None, "--out", help="Output folder (default: datasets/<project name>)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Output folder (default: the project's data/ for an edgefabric.yaml, else datasets/<project name>).",
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue a run in --out; nothing written is lost or repeated."
     ),
@@ -88,7 +93,8 @@ def generate(
 
     set_override(threads)
     config = load_config(config_path)
-    out_dir = out or Path("datasets") / config.name
+    layout = ProjectLayout.of_config(config_path)
+    out_dir = out or (layout.data if layout else Path("datasets") / config.name)
     console = Console()
     with stage_progress(console) as progress:
         summary = run_generation(

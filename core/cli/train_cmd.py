@@ -14,6 +14,7 @@ from edgefabric.cli.plain_progress import PlainProgress, plain_progress
 from edgefabric.config import load_config
 from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
+from edgefabric.layout import ProjectLayout
 
 
 class TrainView:
@@ -65,9 +66,14 @@ class TrainView:
 def train(
     config_path: Path = typer.Argument(..., metavar="CONFIG", help="The project YAML file."),
     data: Path | None = typer.Option(
-        None, "--data", help="Dataset folder with train.jsonl (and val.jsonl); default: datasets/<project name>."
+        None,
+        "--data",
+        help="Dataset folder with train.jsonl (and val.jsonl); default: the project's data/ for an "
+        "edgefabric.yaml, else datasets/<project name>.",
     ),
-    out: Path | None = typer.Option(None, "--out", help="Run folder; default: runs/<project name>."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Run folder; default: runs/<project name> in the project (beside an edgefabric.yaml)."
+    ),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Override training.max_steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
@@ -80,8 +86,9 @@ def train(
     from edgefabric.pipeline.train import train as run_training
 
     config = load_config(config_path)
-    data_dir = data or Path("datasets") / config.name
-    out_dir = out or Path("runs") / config.name
+    layout = ProjectLayout.of_config(config_path)
+    data_dir = data or (layout.data if layout else Path("datasets") / config.name)
+    out_dir = out or (layout.run(config.name) if layout else Path("runs") / config.name)
     console = Console()
     with stage_progress(console) as progress:
         result = run_training(

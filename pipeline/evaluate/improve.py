@@ -10,13 +10,14 @@ scores and the settings it asked for.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from edgefabric.config import SAMPLE_KINDS
+from edgefabric.config import SAMPLE_KINDS, ProjectConfig
 from edgefabric.pipeline.evaluate.runner import EvalReport
 
 FLOOR = 0.05  # every kind keeps at least this share, so strengths are not forgotten
@@ -92,6 +93,18 @@ def plan_from_report(report: EvalReport, source: str, *, num_samples: int = 50, 
     )
 
 
+def apply_plan(config: ProjectConfig, plan: ImprovePlan) -> ProjectConfig:
+    """The next round's config: `config` (not changed) with the plan's kind weights and sample count.
+
+    The one place a plan becomes a config: the CLI's improve, the TUI's and a chained round all
+    call it (the TUI's own copy used to drop num_samples). Kinds weighted 0 are left out.
+    """
+    following = config.model_copy(deep=True)
+    following.generation.kinds = {kind: weight for kind, weight in plan.kind_weights.items() if weight > 0}
+    following.generation.num_samples = plan.num_samples
+    return following
+
+
 def record_round(run_dir: Path, report: EvalReport, report_path: Path, plan: ImprovePlan, **extra: Any) -> Round:
     """Append a round to run_dir/rounds.json (rewritten through a temporary file)."""
     path = run_dir / "rounds.json"
@@ -134,29 +147,26 @@ def run_round(
     """
     from edgefabric.config import load_config, save_config
     from edgefabric.events import ignore_events
-    from edgefabric.pipeline.evaluate.cases import load_sample_cases
-    from edgefabric.pipeline.evaluate.report import save_report
-    from edgefabric.pipeline.evaluate.runner import Evaluator
-    from edgefabric.pipeline.generate.run import generate, tool_sources
+    from edgefabric.pipeline.evaluate.request import EvalRequest, run_eval
+    from edgefabric.pipeline.generate.run import generate
     from edgefabric.pipeline.train.run import train
-    from edgefabric.runtime.backends import load_backend
-    from edgefabric.runtime.sandbox import load_toolbox
 
     sink = on_event or ignore_events
-    config = load_config(config_path)
-    config.generation.kinds = {k: w for k, w in plan.kind_weights.items() if w > 0}
-    config.generation.num_samples = plan.num_samples
+    config = apply_plan(load_config(config_path), plan)
     round_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, round_dir / "config.yaml")
     data_dir = round_dir / "data"
     generate(config, data_dir, resume=(data_dir / "samples.jsonl").exists(), on_event=sink)
     trained = train(config, data_dir, round_dir / "train", max_steps=train_steps, on_event=sink)
     model_dir = trained.merged or trained.adapter
-    backend = load_backend(str(model_dir), backend="transformers", profile=config.eval.device_profile)
-    box = load_toolbox(tool_sources(config))
-    cases = load_sample_cases(data_dir / "test.jsonl", max_eval or config.eval.max_samples)
-    evaluator = Evaluator(backend, config.model.family, toolbox=box, max_steps=config.eval.max_steps)
-    report = evaluator.run(cases, model=str(model_dir), profile=config.eval.device_profile, on_event=sink)
-    backend.close()
-    path = save_report(report, round_dir / "eval-report.json")
-    return path, report
+    request = EvalRequest.for_project(
+        config,
+        str(model_dir),
+        cases=data_dir / "test.jsonl",
+        out=round_dir / "eval-report.json",
+        family=config.model.family,
+    )
+    # The merged folder is an HF model: transformers runs it without an export.
+    request = replace(request, backend="transformers", max_samples=max_eval or request.max_samples)
+    report = run_eval(request, on_event=sink)
+    return request.out, report

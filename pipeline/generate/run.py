@@ -62,7 +62,7 @@ def tool_sources(config: ProjectConfig) -> list[str]:
             "generation cannot start MCP servers named in tools.mcp yet",
             "import the server's tools as a tool-set file and list its path under tools.modules",
         )
-    return [*config.tools.builtin, *(str(path) for path in config.tools.modules)]
+    return config.tools.sets()
 
 
 def _identity(config: ProjectConfig) -> dict[str, Any]:

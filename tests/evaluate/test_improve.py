@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgefabric.pipeline.evaluate.improve import load_rounds, plan_from_report, record_round
+from edgefabric.config import ProjectConfig
+from edgefabric.pipeline.evaluate.improve import apply_plan, load_rounds, plan_from_report, record_round
 from edgefabric.pipeline.evaluate.runner import EvalReport
 
 
@@ -39,3 +40,14 @@ def test_weights_follow_failure_rates(tmp_path: Path) -> None:
     second = record_round(tmp_path, report, tmp_path / "r.json", plan, result_overall=0.7, result_report="x")
     assert (first.round, second.round) == (1, 2)
     assert [r.result_overall for r in load_rounds(tmp_path)] == [None, 0.7]
+
+
+def test_a_plan_becomes_the_next_rounds_config_with_its_sample_count() -> None:
+    report = _report({"single": 0.9, "parallel": 0.2}, {"calculate": 0.5})
+    plan = plan_from_report(report, "r.json", num_samples=80)
+    config = ProjectConfig(name="p")
+    following = apply_plan(config, plan)
+    assert following.generation.num_samples == 80  # the TUI's own copy of this used to drop it
+    assert following.generation.kinds == {k: w for k, w in plan.kind_weights.items() if w > 0}
+    assert following.generation.kinds["parallel"] > following.generation.kinds["single"]
+    assert config.generation.num_samples == 50 and config.generation.kinds != following.generation.kinds

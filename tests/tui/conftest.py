@@ -49,3 +49,27 @@ async def settle(app: Any, pilot: Any, timeout: float = 30.0) -> None:
         await pilot.pause(0.02)
     await pilot.pause()
     await pilot.pause()
+
+
+async def wait_until(pilot: Any, condition: Any, timeout: float = 120.0, what: str = "the condition") -> None:
+    """Let the app run until `condition()` holds; the timeout only bounds a hang, it is not a pace.
+
+    Tests wait on the app's state this way, never for a fixed time, so a loaded machine only slows them.
+    """
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition(), f"{what} did not happen within {timeout:.0f} s"
+
+
+@pytest.fixture(scope="session")
+def tui_sandbox_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One EDGEFABRIC_HOME for the TUI tests that run real tools, so the sandbox is compiled once."""
+    return tmp_path_factory.mktemp("tui-home")
+
+
+@pytest.fixture
+def shared_home(tui_sandbox_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EDGEFABRIC_HOME", str(tui_sandbox_home))
+    return tui_sandbox_home

@@ -66,7 +66,7 @@ async def test_stages_refuse_missing_inputs_with_the_fix_and_stay_usable(project
         assert "test.jsonl does not exist" in error_text(app)
         await pilot.press("i")
         await pilot.pause()
-        assert "no evaluation report yet" in error_text(app)
+        assert "no evaluation report for the selected model yet" in error_text(app)
         await pilot.press("1")
         await pilot.pause()
         assert type(app.screen).__name__ == "ProjectScreen"

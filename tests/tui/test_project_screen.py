@@ -9,11 +9,12 @@ from textual.widgets import Select, SelectionList, Static, TextArea
 
 from edgefabric.config import load_config
 from edgefabric.tui.app import FabricApp
+from edgefabric.tui.screens.conflict import ConflictScreen
 from edgefabric.tui.screens.help import HelpScreen
 from edgefabric.tui.screens.project import ProjectScreen
 from edgefabric.tui.settings import load_settings
 from edgefabric.tui.widgets import ErrorPanel
-from tests.tui.conftest import make_app
+from tests.tui.conftest import make_app, wait_until
 
 
 def text_of(app: FabricApp, selector: str) -> str:
@@ -167,3 +168,57 @@ async def test_copy_config_uses_the_clipboard(project_dir: Path) -> None:
         await pilot.press("ctrl+y")
         await pilot.pause()
         assert "embedded:gemma3-270m" in app.clipboard
+
+
+async def test_the_config_reloads_when_the_cli_changes_it(project_dir: Path) -> None:
+    app = make_app(project_dir)
+    path = project_dir / "edgefabric.yaml"
+    async with app.run_test(size=(100, 32)) as pilot:
+        editor = app.screen.query_one("#yaml", TextArea)
+        assert "num_samples: 50" in editor.text
+        path.write_text(path.read_text().replace("num_samples: 50", "num_samples: 9"))
+        await wait_until(pilot, lambda: "num_samples: 9" in editor.text, timeout=30, what="the reload")
+        assert "(ctrl+s saves)" in text_of(app, "#project-state")
+
+
+async def test_ctrl_s_asks_before_overwriting_a_config_changed_meanwhile(project_dir: Path) -> None:
+    app = make_app(project_dir)
+    path = project_dir / "edgefabric.yaml"
+    async with app.run_test(size=(100, 32)) as pilot:
+        editor = app.screen.query_one("#yaml", TextArea)
+        editor.load_text(editor.text.replace("num_samples: 50", "num_samples: 7"))  # an unsaved edit
+        await pilot.pause()
+        cli_text = path.read_text().replace("depth: 2", "depth: 3")
+        path.write_text(cli_text)  # meanwhile, the CLI (or another editor) writes the file
+        await wait_until(
+            pilot, lambda: "changed on disk" in text_of(app, "#project-state"), timeout=30, what="the warning"
+        )
+        assert "num_samples: 7" in editor.text  # the edit is kept, not reloaded over
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConflictScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ProjectScreen)
+        assert path.read_text() == cli_text
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+    saved = load_config(path)
+    assert saved.generation.num_samples == 7 and saved.topics.depth == 2  # overwritten, as chosen
+
+
+async def test_the_conflict_can_reload_and_drop_the_edits(project_dir: Path) -> None:
+    app = make_app(project_dir)
+    path = project_dir / "edgefabric.yaml"
+    async with app.run_test(size=(100, 32)) as pilot:
+        editor = app.screen.query_one("#yaml", TextArea)
+        editor.load_text(editor.text.replace("num_samples: 50", "num_samples: 7"))
+        path.write_text(path.read_text().replace("depth: 2", "depth: 3"))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert "depth: 3" in editor.text and "num_samples: 50" in editor.text
+    assert load_config(path).generation.num_samples == 50

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual import events, on
@@ -25,14 +25,18 @@ from edgefabric.tui.bridge import (
     StageStopped,
     StageSummary,
     TextualSink,
-    run_stage,
+    run_stage_in_thread,
 )
+from edgefabric.tui.host import FabricHost, host_of
+from edgefabric.tui.jobs import Job
+from edgefabric.tui.project import Project
 from edgefabric.tui.stages import STAGES
 from edgefabric.tui.widgets import ErrorPanel, NavBar, UnavailablePanel
 
-if TYPE_CHECKING:
-    from edgefabric.tui.app import FabricApp
-    from edgefabric.tui.project import Project
+# Stops the running stage from any focus: a priority binding, checked before the focused
+# widget sees the key (the Input's own ctrl+x, cut, applies whenever no stage runs).
+STOP_KEY = "ctrl+x"
+JOBS_CHECK_S = 0.5  # how often the nav bar looks at the running jobs
 
 
 class FabricScreen(Screen[None]):
@@ -52,12 +56,24 @@ class FabricScreen(Screen[None]):
             self.set_focus(None)
             event.stop()
 
-    @property
-    def fabric(self) -> FabricApp:
-        from edgefabric.tui.app import FabricApp
+    # Textual calls these handlers of every class in the MRO, so subclasses' own on_mount and
+    # on_screen_resume do not replace them.
+    def on_mount(self) -> None:
+        # Cheap: a look at a dict of threading.Events. The nav bar of every screen names what runs.
+        self.set_interval(JOBS_CHECK_S, self.show_running_jobs)
 
-        assert isinstance(self.app, FabricApp)
-        return self.app
+    def on_screen_resume(self) -> None:
+        self.show_running_jobs()
+
+    def show_running_jobs(self) -> None:
+        """Name on the nav bar every stage running in the app (on any screen)."""
+        titles = [job.title for job in self.fabric.jobs.running()]
+        for bar in self.query(NavBar):
+            bar.show_running(titles)
+
+    @property
+    def fabric(self) -> FabricHost:
+        return host_of(self.app)
 
     @property
     def project(self) -> Project:
@@ -86,9 +102,15 @@ class FabricScreen(Screen[None]):
 
 
 class StageScreen(FabricScreen):
-    """A screen that runs one stage in a thread worker and renders its events."""
+    """A screen that runs one stage in a thread of its own (bridge.run_stage_in_thread) and renders its events.
+
+    The stop key (STOP_KEY) is a priority binding: it stops the stage whatever has the focus.
+    """
 
     STAGE: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(STOP_KEY, "cancel", "Stop", id="stage.stop", priority=True),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -139,6 +161,13 @@ class StageScreen(FabricScreen):
             return True if self.running else None
         return True
 
+    def stop_key(self) -> str:
+        """The key that stops this screen's stage now (a user's keymap may have moved it)."""
+        for key, active in self.active_bindings.items():
+            if active.node is self and active.binding.action == "cancel" and active.binding.priority:
+                return key
+        return STOP_KEY
+
     def set_status(self, text: str) -> None:
         if self.unavailable is None:
             self.query_one("#status", Static).update(text)
@@ -165,16 +194,12 @@ class StageScreen(FabricScreen):
         self.query_one(ErrorPanel).hide()
         sink = TextualSink(self, self.STAGE)
         self.sink = sink
+        self.fabric.jobs.add(Job(self.TITLE_TEXT, sink))
         self.started_at = time.monotonic()
         self.before_start()
-        self.set_status(f"[b]{self.TITLE_TEXT}[/] running… (c cancels)")
+        self.set_status(f"[b]{self.TITLE_TEXT}[/] running… ({self.stop_key()} stops)")
         self.worker = self.run_worker(
-            lambda: run_stage(sink, call),
-            name=self.STAGE,
-            group=self.STAGE,
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
+            run_stage_in_thread(sink, call), name=self.STAGE, group=self.STAGE, exit_on_error=False
         )
         self.refresh_bindings()
 
@@ -182,11 +207,9 @@ class StageScreen(FabricScreen):
         """Reset the screen's widgets for a fresh run."""
 
     def action_cancel(self) -> None:
-        if self.worker is not None and self.running:
-            self.worker.cancel()
-            if self.sink is not None:
-                self.sink.unpause()  # a paused stage must wake up to see the cancel
-            self.set_status(f"{self.TITLE_TEXT}: cancelling at the next unit of work…")
+        if self.sink is not None and self.running:
+            self.sink.cancel()  # a paused stage wakes up to see it
+            self.set_status(f"{self.TITLE_TEXT}: stopping at the next unit of work…")
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started_at if self.started_at else 0.0
@@ -196,7 +219,8 @@ class StageScreen(FabricScreen):
     @on(StageBegan)
     def _began(self, message: StageBegan) -> None:
         total = f" ({message.total} units)" if message.total else ""
-        self.set_status(f"[b]{self.TITLE_TEXT}[/] running{total}: {escape(message.detail)}")
+        stop = f"  [dim]({self.stop_key()} stops)[/]" if self.sink is None or not self.sink.cancelling else ""
+        self.set_status(f"[b]{self.TITLE_TEXT}[/] running{total}: {escape(message.detail)}{stop}")
         self.stage_began(message)
 
     @on(StageProgress)

@@ -6,15 +6,38 @@ import json
 from typing import Any, ClassVar
 
 from rich.markup import escape
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, RichLog, Select, Static
+from textual.worker import Worker, WorkerState
 
 from edgefabric.tui.bridge import StageCall, StageFinished, StageItem, StageNote
 from edgefabric.tui.project import model_choices
 from edgefabric.tui.render import format_call
 from edgefabric.tui.screens.base import StageScreen
+
+FINAL_STATES = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+
+
+class Transcript(RichLog):
+    """The conversation. Focusable to scroll it; a printable key typed here goes to the message box.
+
+    Otherwise the key would bubble up to the screens' single-letter bindings: typing
+    "what is 12 times 7?" here switched screens on 1 and 2 and opened help on "?".
+    """
+
+    def __init__(self, *, prompt_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prompt_id = prompt_id
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            prompt = self.screen.query_one(self.prompt_id, Input)
+            prompt.focus()
+            prompt.insert_text_at_cursor(event.character)
 
 
 class ChatScreen(StageScreen):
@@ -25,7 +48,6 @@ class ChatScreen(StageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "clear", "New chat", id="chat.clear"),
         Binding("ctrl+y", "copy_call", "Copy tool call", id="chat.copy"),
-        Binding("ctrl+x", "cancel", "Stop", id="chat.cancel"),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]
 
@@ -36,12 +58,14 @@ class ChatScreen(StageScreen):
         self.pending = ""
         self.engines: dict[str, Any] = {}
         self.reply = ""
+        self.queued: list[str] = []  # messages sent while a reply still runs or stops: sent next, in order
 
     def compose_stage(self) -> ComposeResult:
         yield Select[str]((), id="chat-model", prompt="model", compact=True)
-        yield RichLog(id="transcript", wrap=True, markup=True)
+        yield Transcript(id="transcript", prompt_id="#prompt", wrap=True, markup=True)
         yield Static("", id="reply")
-        yield Input(id="prompt", placeholder="Ask something that needs a tool, then Enter")
+        # No select-all on focus: coming back to the box (or typing in the transcript) continues the draft.
+        yield Input(id="prompt", placeholder="Ask something that needs a tool, then Enter", select_on_focus=False)
 
     def on_screen_resume(self) -> None:
         if self.unavailable is None:
@@ -62,10 +86,16 @@ class ChatScreen(StageScreen):
 
     @on(Select.Changed, "#chat-model")
     def _model_changed(self) -> None:
-        self.action_clear()
+        # A reply of the old model stops (at its next token); the new model's chat starts clean.
+        self.action_cancel()
+        self.queued = []
+        self.history = []
+        self.query_one("#transcript", RichLog).clear()
+        self.query_one("#prompt", Input).focus()  # the next thing to do is to type
 
     def action_clear(self) -> None:
         if self.running:
+            self.notify(f"A reply is running: {self.stop_key()} stops it first", severity="warning")
             return
         self.history = []
         self.query_one("#transcript", RichLog).clear()
@@ -78,13 +108,35 @@ class ChatScreen(StageScreen):
 
     @on(Input.Submitted, "#prompt")
     def _send(self, event: Input.Submitted) -> None:
+        """Echo the message at once; send it now, or after the reply that still runs (or stops)."""
         text = event.value.strip()
-        if not text or self.running:
+        if not text:
             return
         event.input.value = ""
-        self.query_one("#transcript", RichLog).write(f"[b cyan]you[/] {escape(text)}")
+        log = self.query_one("#transcript", RichLog)
+        log.write(f"[b cyan]you[/] {escape(text)}")
+        if self.running:
+            self.queued.append(text)
+            doing = "stops" if self.sink is not None and self.sink.cancelling else "ends"
+            log.write(f"[dim]queued: sent when the current reply {doing} ({self.stop_key()} stops it)[/]")
+            return
+        self.send(text)
+
+    def send(self, text: str) -> None:
         self.pending = text
         self.action_start()
+
+    def stage_ended(self) -> None:
+        if self.reply.strip():
+            self.query_one("#transcript", RichLog).write(f"[dim]{escape(self.reply.strip())} …(stopped)[/]")
+        self.reply = ""
+        self.query_one("#reply", Static).update("")
+
+    @on(Worker.StateChanged)
+    def _send_queued(self, event: Worker.StateChanged) -> None:
+        """The turn's worker has ended (its last message is handled by now): send what was queued."""
+        if event.worker is self.worker and event.state in FINAL_STATES and self.queued:
+            self.send(self.queued.pop(0))
 
     def stage_call(self) -> StageCall | None:
         from edgefabric.tui import calls
@@ -130,6 +182,7 @@ class ChatScreen(StageScreen):
         result = message.result
         self.reply = ""
         self.query_one("#reply", Static).update("")
+        self.stage_ended()
         if result is None:
             return
         self.history = list(result.messages)
@@ -138,6 +191,11 @@ class ChatScreen(StageScreen):
             log.write(f"[yellow]{escape(failure.kind)}:[/] {escape(failure.reason)}")
         if result.final_text:
             log.write(f"[b green]model[/] {escape(result.final_text)}")
+        if result.stop_reason == "length":
+            log.write(
+                f"[b yellow]The reply stopped at the token cap[/] ({result.steps[-1].stats.completion_tokens} tokens, "
+                "the device profile's max_tokens): it is cut off, not finished."
+            )
         log.write(
             f"[dim]{result.completion_tokens} tokens in {result.total_s:.2f} s, stop: {escape(result.stop_detail)}[/]"
         )

@@ -42,15 +42,19 @@ class EvaluateScreen(StageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Evaluate", id="evaluate.start"),
         Binding("i", "improve", "Improve round", id="evaluate.improve"),
-        Binding("c", "cancel", "Cancel", id="evaluate.cancel"),
+        Binding("c", "cancel", "Cancel", id="evaluate.cancel", show=False),
         Binding("y", "copy_failure", "Copy raw output", id="evaluate.copy", show=False),
         Binding("k", "copy_command", "Copy CLI command", id="evaluate.command", show=False),
+        Binding("left_square_bracket", "next_tab(-1)", "Previous tab", id="evaluate.tab_previous", show=False),
+        Binding("right_square_bracket", "next_tab(1)", "Next tab", id="evaluate.tab_next"),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.failures: list[Any] = []
+        self.reports: list[tuple[Path, Any]] = []  # (path, EvalReport) in reports/, oldest first
+        self.shown: Path | None = None  # the report in the Metrics and Failures tabs
 
     def compose_stage(self) -> ComposeResult:
         yield Select[str]((), id="eval-model", prompt="model to evaluate", compact=True)
@@ -62,7 +66,7 @@ class EvaluateScreen(StageScreen):
                 yield DataTable(id="failures", cursor_type="row", zebra_stripes=True)
                 yield Static("select a failure to see the model's raw output", id="raw-output")
             with TabPane("Runs", id="tab-runs"):
-                yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)  # enter shows a row's report
             with TabPane("Improve", id="tab-improve"):
                 yield DataTable(id="rounds", cursor_type="none", zebra_stripes=True)
 
@@ -98,7 +102,7 @@ class EvaluateScreen(StageScreen):
         return evaluate_command(self.project, config, model) if model else None
 
     def load_reports(self) -> None:
-        """Every report in reports/ side by side (from this app or the CLI), the newest shown in full."""
+        """Every report in reports/ side by side (from this app or the CLI); the selected model's newest in full."""
         from edgefabric.pipeline.evaluate.improve import load_rounds
         from edgefabric.pipeline.evaluate.report import load_report
         from edgefabric.pipeline.evaluate.scoring import METRICS
@@ -112,6 +116,7 @@ class EvaluateScreen(StageScreen):
                 reports.append((path, load_report(path)))
             except (EdgeFabricError, ValueError, OSError):
                 continue  # rounds.json and foreign files are not reports
+        self.reports = reports
         for path, report in reports:
             table.add_row(
                 path.stem,
@@ -120,9 +125,9 @@ class EvaluateScreen(StageScreen):
                 _fmt(report.overall),
                 _fmt(report.baseline.get("overall")) if report.baseline else "n/a",
                 *(_with_count(report, c) for c in METRICS),
+                key=str(path),
             )
-        if reports:
-            self.show_report(reports[-1][1])
+        self.follow_model()
         rounds = self.query_one("#rounds", DataTable)
         rounds.clear()
         for entry in load_rounds(self.project.folder("reports")):
@@ -131,9 +136,50 @@ class EvaluateScreen(StageScreen):
                 str(entry.round), Path(entry.report).name, _fmt(entry.overall), weakest, ", ".join(entry.stages_left)
             )
 
-    def show_report(self, report: Any) -> None:
+    def follow_model(self) -> None:
+        """Show the newest report of the selected model, or say that it has none yet."""
+        model = self.model()
+        mine = [
+            (path, report)
+            for path, report in self.reports
+            if model and same_model(report.model, model, self.project.root)
+        ]
+        if mine:
+            self.show_report(*mine[-1])
+            return
+        self.shown = None
+        self.failures = []
+        self.query_one("#metrics", DataTable).clear()
+        self.query_one("#failures", DataTable).clear()
+        self.query_one("#tool-bars", Static).update(
+            f"no report for {escape(Path(model).name if model else 'this model')} yet: s evaluates it"
+            + (" (Runs lists the other reports; enter shows one)" if self.reports else "")
+        )
+
+    @on(Select.Changed, "#eval-model")
+    def _model_changed(self) -> None:
+        self.follow_model()
+
+    @on(DataTable.RowSelected, "#compare")
+    def _run_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a Runs row: that report in full, in the Metrics tab."""
+        found = next(((p, r) for p, r in self.reports if str(p) == event.row_key.value), None)
+        if found is not None:
+            self.show_report(*found)
+            self.query_one("#eval-tabs", TabbedContent).active = "tab-metrics"
+
+    def action_next_tab(self, step: int) -> None:
+        tabs = self.query_one("#eval-tabs", TabbedContent)
+        panes = [pane.id for pane in tabs.query(TabPane) if pane.id]
+        if panes:
+            at = panes.index(tabs.active) if tabs.active in panes else 0
+            tabs.active = panes[(at + step) % len(panes)]
+
+    def show_report(self, path: Path, report: Any) -> None:
+        self.shown = path
         table = self.query_one("#metrics", DataTable)
         table.clear()
+        table.add_row("report", escape(_shown_name(path, self.project.root)))
         table.add_row("model", escape(Path(report.model).name))
         table.add_row("overall", _fmt(report.overall))
         if report.baseline:
@@ -173,7 +219,7 @@ class EvaluateScreen(StageScreen):
             return
         from edgefabric.tui import calls
 
-        call = calls.improve_call(self.project, self)
+        call = calls.improve_call(self.project, self, self.shown)
         if call is not None:
             self.start(call)
 
@@ -207,9 +253,23 @@ class EvaluateScreen(StageScreen):
         self.copy(self.failures[row].raw_output, "the raw output")
 
     def stage_finished(self, message: StageFinished) -> None:
-        self.load_reports()
-        if message.result is not None and hasattr(message.result, "cases"):
-            self.show_report(message.result)
+        self.load_reports()  # the new report is the selected model's newest: it is shown
+
+
+def same_model(reported: str, selected: str, root: Path) -> bool:
+    """Whether a report's `model` names the selected model (the CLI may have given a relative path)."""
+    if reported == selected:
+        return True
+    if ":" in reported.split("/", 1)[0] or ":" in selected.split("/", 1)[0]:
+        return False  # embedded:NAME and hub ids compare as written
+    return (root / reported).resolve() == (root / selected).resolve()
+
+
+def _shown_name(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _fmt(value: Any) -> str:

@@ -32,7 +32,7 @@ class ExportScreen(StageScreen):
     TITLE_TEXT = "Export"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Export", id="export.start"),
-        Binding("c", "cancel", "Cancel", id="export.cancel"),
+        Binding("c", "cancel", "Cancel", id="export.cancel", show=False),
         Binding("k", "copy_command", "Copy CLI command", id="export.command", show=False),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]

@@ -37,7 +37,7 @@ class GenerateScreen(StageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Start/resume", id="generate.start"),
         Binding("p", "pause", "Pause/resume", id="generate.pause"),
-        Binding("c", "cancel", "Cancel", id="generate.cancel"),
+        Binding("c", "cancel", "Cancel", id="generate.cancel", show=False),
         Binding("y", "copy_sample", "Copy sample", id="generate.copy"),
         Binding("k", "copy_command", "Copy CLI command", id="generate.command", show=False),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
@@ -114,10 +114,10 @@ class GenerateScreen(StageScreen):
             return
         if self.sink.paused:
             self.sink.unpause()
-            self.set_status("[b]Generate[/] running (p pauses)")
+            self.set_status(f"[b]Generate[/] running (p pauses, {self.stop_key()} stops)")
         else:
             self.sink.pause()
-            self.set_status("[b yellow]Generate paused[/] at the next sample (p resumes, c cancels)")
+            self.set_status(f"[b yellow]Generate paused[/] at the next sample (p resumes, {self.stop_key()} stops)")
 
     def action_copy_sample(self) -> None:
         if self.last_sample is None:

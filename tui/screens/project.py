@@ -17,8 +17,13 @@ from edgefabric.config import ProjectConfig
 from edgefabric.errors import ConfigError
 from edgefabric.tui.project import TARGETS, Project, safe_project_name, target_for, validate_text
 from edgefabric.tui.screens.base import FabricScreen
+from edgefabric.tui.screens.conflict import Choice, ConflictScreen
 
 KNOWN_TOOL_SETS = ("math", "kv")
+# How often the screen looks at edgefabric.yaml for changes made outside the app. One stat()
+# of one file a second: a file-watching library (watchfiles) would add a dependency and a
+# thread for no gain here, and polling behaves the same on every OS and file system.
+DISK_CHECK_S = 1.0
 
 
 def builtin_tool_sets() -> tuple[str, ...]:
@@ -39,6 +44,7 @@ class ProjectScreen(FabricScreen):
         Binding("ctrl+o", "open", "Open folder", id="project.open"),
         Binding("ctrl+n", "create", "Create project", id="project.create"),
         Binding("ctrl+y", "copy_config", "Copy YAML", id="project.copy", show=False),
+        Binding("ctrl+r", "reload", "Reload from disk", id="project.reload", show=False),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]
 
@@ -58,25 +64,86 @@ class ProjectScreen(FabricScreen):
                 yield SelectionList[str](*((name, name) for name in builtin_tool_sets()), id="toolsets")
             with Vertical(id="project-config"):
                 yield Static(id="project-state")
-                yield TextArea.code_editor("", language="yaml", id="yaml", soft_wrap=False)
+                # Tab moves focus, as everywhere else; YAML is indented with spaces anyway.
+                yield TextArea.code_editor("", language="yaml", id="yaml", soft_wrap=False, tab_behavior="focus")
                 yield Static(id="problems")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.disk_text: str | None = None  # edgefabric.yaml as last loaded or saved (None: no file)
+        self.disk_stamp: tuple[int, int] | None = None  # its (mtime_ns, size) then
+        self.shown_text = ""  # what the editor was loaded with: anything else is an unsaved edit
 
     def on_mount(self) -> None:
         self.load_project()
+        self.set_interval(DISK_CHECK_S, self.check_disk)
+
+    def on_screen_resume(self) -> None:
+        self.check_disk()
 
     def load_project(self) -> None:
         """Show the app's current project: its folder, its config text and form values."""
         project = self.project
         self.query_one("#folder", Input).value = str(project.root)
-        state = self.query_one("#project-state", Static)
         editor = self.query_one("#yaml", TextArea)
-        if project.exists:
+        self.disk_stamp = self._stamp()
+        self.disk_text = project.read_text() if project.exists else None
+        if self.disk_text is not None:
+            self.shown_text = self.disk_text
+        else:
+            self.shown_text = ProjectConfig(name=_name_for(project.root)).to_yaml()
+        editor.load_text(self.shown_text)
+        self.show_state()
+        self.validate()
+
+    def show_state(self, changed_on_disk: bool = False) -> None:
+        project = self.project
+        state = self.query_one("#project-state", Static)
+        if changed_on_disk:
+            state.update(
+                f"[b yellow]{escape(project.config_path.name)} changed on disk[/] since you began editing: "
+                "ctrl+s asks before overwriting, ctrl+r reloads it"
+            )
+        elif project.exists:
             state.update(f"[b]{escape(str(project.config_path))}[/]  (ctrl+s saves)")
-            editor.load_text(project.read_text())
         else:
             state.update(f"[b yellow]No project in {escape(str(project.root))}[/]: press ctrl+n to create one here")
-            editor.load_text(ProjectConfig(name=_name_for(project.root)).to_yaml())
-        self.validate()
+
+    # Changes made outside the app ------------------------------------------------
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.project.config_path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    @property
+    def edited(self) -> bool:
+        """The editor holds text that is not what was loaded (typed, or set through the form)."""
+        return self.query_one("#yaml", TextArea).text != self.shown_text
+
+    def check_disk(self) -> None:
+        """Reload edgefabric.yaml if it changed on disk; with unsaved edits, say so and keep them."""
+        stamp = self._stamp()
+        if stamp == self.disk_stamp:
+            return
+        self.disk_stamp = stamp
+        try:
+            text = self.project.read_text() if self.project.exists else None
+        except OSError:
+            return  # mid-replace by another writer: the next check sees the new file
+        if text == self.disk_text:
+            return  # touched, not changed
+        if not self.edited:
+            self.load_project()
+            self.notify(f"{self.project.config_path.name} changed on disk: reloaded")
+            return
+        self.show_state(changed_on_disk=True)
+
+    def action_reload(self) -> None:
+        self.load_project()
+        self.notify(f"Reloaded {self.project.config_path}")
 
     # Validation -------------------------------------------------------------
 
@@ -204,6 +271,27 @@ class ProjectScreen(FabricScreen):
         self.notify(f"Created {project.config_path}")
 
     def action_save(self) -> None:
+        """Save the editor's text; if the file changed on disk since it was loaded, ask first."""
+        try:
+            on_disk = self.project.read_text() if self.project.exists else None
+        except OSError as exc:
+            self.show_error("Project", f"cannot read {self.project.config_path}: {exc.strerror}", "check permissions")
+            return
+        if on_disk != self.disk_text:
+            self.app.push_screen(ConflictScreen(self.project.config_path), self._resolve_conflict)
+            return
+        self.write_config()
+
+    def _resolve_conflict(self, choice: Choice | None) -> None:
+        if choice == "overwrite":
+            self.write_config()
+        elif choice == "reload":
+            self.action_reload()
+        else:
+            self.show_state(changed_on_disk=True)
+            self.notify("Not saved: the file on disk is unchanged", severity="warning")
+
+    def write_config(self) -> None:
         text = self.query_one("#yaml", TextArea).text
         try:
             self.project.save_text(text)

@@ -59,7 +59,7 @@ class TrainScreen(StageScreen):
     TITLE_TEXT = "Train"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "start", "Start training", id="train.start"),
-        Binding("c", "cancel", "Cancel (keeps checkpoints)", id="train.cancel"),
+        Binding("c", "cancel", "Cancel (keeps checkpoints)", id="train.cancel", show=False),
         Binding("k", "copy_command", "Copy CLI command", id="train.command", show=False),
         Binding("x", "hide_error", "Hide error", id="hide_error", show=False),
     ]
