@@ -30,6 +30,7 @@ from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, StageDone, StageStarted, ignore_events
 from edgefabric.paths import cache_home, owned_temp_prefix, sweep_stale_temp
 from edgefabric.runtime.sandbox.modules import ToolModule
+from edgefabric.runtime.sandbox.protocol import EXIT_MARKER, SCENARIOS_CALL
 
 HERE = Path(__file__).resolve().parent
 WIT_FILE = HERE / "toolset.wit"
@@ -53,8 +54,12 @@ def source_key(modules: list[ToolModule]) -> str:
     digest.update(versions()["componentize-py"].encode())
     digest.update(WIT_FILE.read_bytes())
     digest.update(GUEST_APP.read_bytes())
+    # This file writes the guest's tables (_write_app), with the protocol's constants.
+    digest.update(Path(__file__).read_bytes())
+    digest.update((HERE / "protocol.py").read_bytes())
     for module in sorted(modules, key=lambda m: m.name):
         digest.update(module.digest.encode())
+        digest.update(",".join(spec.name for spec in module.specs).encode())
     return digest.hexdigest()[:32]
 
 
@@ -84,8 +89,11 @@ def _write_app(modules: list[ToolModule], folder: Path) -> None:
         # Prefixed so a user's `json.py` or `math.py` cannot shadow the standard library in the guest.
         module_name = f"eftools.set_{module.name}"
         (package / f"set_{module.name}.py").write_text(module.source, encoding="utf-8")
-        sets[module.name] = module_name
-    (package / "_sets.py").write_text(f"SETS = {sets!r}\n")
+        # The host decided which functions are tools (from the source); the guest serves exactly those.
+        sets[module.name] = (module_name, [spec.name for spec in module.specs])
+    (package / "_sets.py").write_text(
+        f"SETS = {sets!r}\nSCENARIOS_CALL = {SCENARIOS_CALL!r}\nEXIT_MARKER = {EXIT_MARKER!r}\n"
+    )
     wit = folder / "wit"
     wit.mkdir()
     shutil.copyfile(WIT_FILE, wit / WIT_FILE.name)
