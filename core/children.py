@@ -10,8 +10,8 @@ which closes it at once).
 - `watched_python(code)`: the watchdog thread runs inside the child's own Python. Enough when the
   child's work releases the GIL now and then (llama.cpp's server does).
 - `supervised(argv)`: a small Python supervisor runs `argv` as its own child and kills it at
-  end-of-file. Needed when the work may hold the GIL for minutes (componentize-py's build is native
-  code that never releases it, so a watchdog thread inside it never gets to run).
+  end-of-file. Needed when the work may hold the GIL for long: a watchdog thread inside the
+  componentize-py build never got to run (the build outlived its SIGKILLed parent by over 20 s).
 """
 
 from __future__ import annotations
