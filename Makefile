@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py Makefile | cksum
 SOURCES := $(shell find core tui pipeline export runtime -name '*.py' -newer $(STAMP) 2>/dev/null | head -1)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install demo test check lint bench clean
+.PHONY: install demo test reliability check lint bench clean
 
 $(STAMP):
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
@@ -43,6 +43,11 @@ lint: install
 
 test: lint
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The fault and hostile-input suite alone (kill -9 during generation, hostile tools, the server's bad
+# requests, 10,000 fuzzed outputs per format); `make test` runs it too.
+reliability: install
+	$(PY) -m pytest -m reliability $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(ARGS)

@@ -5,7 +5,9 @@ sends their results back as `tool` messages. Output the format parser cannot rea
 comes back as plain content with `edgefabric.malformed: true` and the parse errors,
 never as a server error. One generation runs at a time (llama.cpp contexts are not
 thread-safe); it runs in a worker thread so the event loop keeps serving, and it is stopped at the
-next token when its client disconnects.
+next token when its client disconnects. A streaming reply starts only once its generation has begun,
+so what fails before the first token (a prompt over the context) is an HTTP error as in OpenAI's API,
+never a 200 stream with the error in its last chunk.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -103,6 +105,49 @@ def _max_tokens(body: dict[str, Any]) -> int:
 
 def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "code": code or status}}, status_code=status)
+
+
+async def _wait_watching(request: Request, work: Iterable[asyncio.Future[Any]], cancel: threading.Event) -> None:
+    """Wait until one of `work` is done, setting `cancel` if the client disconnects meanwhile.
+
+    The client is checked every DISCONNECT_POLL_S seconds; nothing in `work` is cancelled here.
+    """
+    pending = set(work)
+    while not (await asyncio.wait(pending, timeout=DISCONNECT_POLL_S, return_when=asyncio.FIRST_COMPLETED))[0]:
+        if await request.is_disconnected():
+            cancel.set()
+
+
+class _GenerationStream(StreamingResponse):
+    """An SSE response that stops its generation however the response ends: finished, client gone, error."""
+
+    def __init__(self, content: AsyncIterator[str], cancel: threading.Event) -> None:
+        super().__init__(content, media_type="text/event-stream")
+        self.cancel = cancel
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.cancel.set()  # a no-op once the generation is done
+
+
+def _failed_before_generating(job: asyncio.Future[AgentResult]) -> Response | None:
+    """The error response for a finished run that never generated, else None.
+
+    A prompt over the context is the caller's error in OpenAI's API (400 `context_length_exceeded`,
+    https://platform.openai.com/docs/guides/error-codes), not an empty reply; a client that left gets 499.
+    """
+    try:
+        result = job.result()
+    except Cancelled:
+        return Response(status_code=499)  # nobody reads it: the client has gone
+    except EdgeFabricError as exc:
+        return _error(400, exc.message)
+    overflow = next((f.reason for f in result.failures if f.kind == "context"), None)
+    if overflow is not None and not result.steps:
+        return _error(400, overflow, code="context_length_exceeded")
+    return None
 
 
 def _message(raw: Any) -> Message:
@@ -232,27 +277,17 @@ class ChatServer:
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if stream:
-            return StreamingResponse(
-                self._stream(messages, tools, max_tokens, constrain, completion_id, created),
-                media_type="text/event-stream",
-            )
+            return await self._stream_response(request, messages, tools, max_tokens, constrain, completion_id, created)
         cancel = threading.Event()
         job = asyncio.ensure_future(asyncio.to_thread(self._run, messages, tools, max_tokens, constrain, None, cancel))
         try:
-            while not (await asyncio.wait({job}, timeout=DISCONNECT_POLL_S))[0]:
-                if await request.is_disconnected():
-                    cancel.set()
-            result = await job
-        except Cancelled:
-            return Response(status_code=499)  # nobody reads it: the client has gone
-        except EdgeFabricError as exc:
-            return _error(400, exc.message)
+            await _wait_watching(request, {job}, cancel)
         finally:
             cancel.set()  # also when this handler itself is cancelled (server shutdown)
-        overflow = next((f.reason for f in result.failures if f.kind == "context"), None)
-        if overflow is not None and not result.steps:
-            # OpenAI's contract: a prompt over the context is the caller's error, not an empty reply.
-            return _error(400, overflow, code="context_length_exceeded")
+        early = _failed_before_generating(job)
+        if early is not None:
+            return early
+        result = job.result()
         message, finish, flags = self._choice_message(result)
         return JSONResponse(
             {
@@ -266,17 +301,20 @@ class ChatServer:
             }
         )
 
-    async def _stream(
+    async def _stream_response(
         self,
+        request: Request,
         messages: list[Message],
         tools: list[ToolSpec],
         max_tokens: int,
         constrain: Constrain,
         completion_id: str,
         created: int,
-    ) -> AsyncIterator[str]:
+    ) -> Response:
+        """Start the generation; answer with an error if it fails before its first token, else stream it."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
+        began = asyncio.Event()
         from edgefabric.runtime.formats import get_format
 
         # Text is streamed as it comes until something that may open a call appears; from
@@ -285,21 +323,12 @@ class ChatServer:
         scanner = StopScanner([marker] if marker else [])
 
         def on_text(piece: str) -> None:
+            if not began.is_set():
+                loop.call_soon_threadsafe(began.set)
             if not scanner.stopped:
                 out = scanner.feed(piece)
                 if out:
                     loop.call_soon_threadsafe(queue.put_nowait, out)
-
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-            data = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": self.model_name,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                **extra,
-            }
-            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
         cancel = threading.Event()
         task = asyncio.ensure_future(
@@ -312,19 +341,46 @@ class ChatServer:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
         task.add_done_callback(finished)
-        sent = ""
+        first = asyncio.ensure_future(began.wait())
         try:
-            yield chunk({"role": "assistant", "content": ""})
-            while True:
-                piece = await queue.get()
-                if piece is None:
-                    break
-                sent += piece
-                yield chunk({"content": piece})
+            await _wait_watching(request, {task, first}, cancel)
+        except BaseException:
+            cancel.set()  # the handler itself was cancelled (server shutdown)
+            raise
         finally:
-            # Reached early only when the client disconnected (the response is cancelled or closed).
-            if not task.done():
-                cancel.set()
+            first.cancel()
+        if task.done():
+            early = _failed_before_generating(task)
+            if early is not None:
+                return early
+        return _GenerationStream(self._stream(task, queue, completion_id, created), cancel)
+
+    async def _stream(
+        self,
+        task: asyncio.Future[AgentResult],
+        queue: asyncio.Queue[str | None],
+        completion_id: str,
+        created: int,
+    ) -> AsyncIterator[str]:
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            data = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": self.model_name,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
+            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+        sent = ""
+        yield chunk({"role": "assistant", "content": ""})
+        while True:
+            piece = await queue.get()
+            if piece is None:
+                break
+            sent += piece
+            yield chunk({"content": piece})
         try:
             result = task.result()
         except EdgeFabricError as exc:

@@ -22,6 +22,8 @@ from edgefabric.runtime.server import create_app
 from edgefabric.schemas import ToolSpec, schema_errors
 from tests.runtime.conftest import ScriptedBackend
 
+pytestmark = pytest.mark.reliability
+
 
 class _Recorder(BaseHTTPRequestHandler):
     hits: list[str] = []

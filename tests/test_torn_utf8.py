@@ -14,6 +14,8 @@ from edgefabric.errors import EdgeFabricError
 from edgefabric.pipeline.generate.rejects import Reject, append_reject, read_rejects
 from edgefabric.schemas import Message, Sample
 
+pytestmark = pytest.mark.reliability
+
 
 def make(i: int) -> Sample:
     return Sample(

@@ -12,7 +12,6 @@ import math
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from edgefabric.children import watched_python
 from edgefabric.config import TeacherConfig
 from edgefabric.errors import EdgeFabricError
 from edgefabric.paths import owned_temp_prefix, sweep_stale_temp
@@ -28,18 +28,9 @@ from edgefabric.runtime.threads import thread_plan
 
 ALIAS = "teacher"
 
-# The server runs under this watchdog: a thread reads its stdin, a pipe only we hold open, and
-# ends the process when it reaches EOF. The kernel closes the pipe however we die (SIGKILL
-# included), so the server never outlives the run, on any OS and whichever thread started it.
-_WATCHDOG = """
-import os, runpy, sys, threading
-def _watch():
-    while os.read(0, 1):
-        pass
-    os._exit(0)
-threading.Thread(target=_watch, daemon=True).start()
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-"""
+# The server runs under a watchdog (edgefabric.children): it ends when the pipe on its stdin, which
+# only we hold open, closes, so the server never outlives the run, SIGKILL included.
+_SERVER = 'import runpy\nrunpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)\n'
 
 
 def free_port() -> int:
@@ -81,10 +72,8 @@ class LocalTeacherServer:
         self.port = free_port()
         sweep_stale_temp("teacher")  # logs of runs that were killed
         self._log = tempfile.NamedTemporaryFile(prefix=owned_temp_prefix("teacher"), suffix=".log", delete=False)
-        command = [
-            sys.executable,
-            "-c",
-            _WATCHDOG,
+        command = watched_python(
+            _SERVER,
             "--model",
             str(self.gguf),
             "--model_alias",
@@ -99,7 +88,7 @@ class LocalTeacherServer:
             str(self.n_threads),
             "--n_threads_batch",
             str(self.n_threads_batch),
-        ]
+        )
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         self._process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, env=env

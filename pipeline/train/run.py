@@ -87,6 +87,58 @@ def _read_split(path: Path, on_event: EventSink) -> tuple[list[Any], list[str]]:
     return report.samples, report.bad_lines
 
 
+@dataclass
+class _Splits:
+    """The dataset as read: samples and unreadable lines of each split (val is optional)."""
+
+    train_path: Path
+    val_path: Path
+    train: list[Any]
+    train_bad: list[str]
+    val: list[Any]
+    val_bad: list[str]
+
+
+def _read_splits(data_dir: Path, family: str, on_event: EventSink) -> _Splits:
+    """Read both splits and refuse, before any model is loaded or run file written, a train split with
+    no sample that fits the chat format (empty, unreadable, or all of another format).
+
+    Raises EdgeFabricError naming the file and the fix. Length and loss-mask checks need the tokenizer
+    and come later (`encode_samples`, `apply_max_length`).
+    """
+    from edgefabric.pipeline.train.data import format_problem
+    from edgefabric.runtime.formats import get_format
+
+    train_path, val_path = data_dir / TRAIN_FILE, data_dir / VAL_FILE
+    if not train_path.exists():
+        raise EdgeFabricError(
+            f"{train_path} does not exist",
+            f"pass --data with the folder `edgefabric generate` wrote (it holds {TRAIN_FILE} and {VAL_FILE})",
+        )
+    train_samples, train_bad = _read_split(train_path, on_event)
+    if not train_samples:
+        if train_bad:
+            raise EdgeFabricError(
+                f"no readable sample in {train_path}: {len(train_bad)} unreadable line(s), e.g. {train_bad[0]}",
+                f"check it with `edgefabric data check {train_path}`; every line must be one Sample record",
+            )
+        raise EdgeFabricError(
+            f"{train_path} holds no samples (the train split is empty)",
+            "generate data first (`edgefabric generate CONFIG`; a run that was stopped early may have written "
+            "no train sample), or pass --data with the folder that holds your train.jsonl",
+        )
+    fmt = get_format(family)
+    problems = [format_problem(sample, fmt) for sample in train_samples]
+    if all(problems):
+        raise EdgeFabricError(
+            f"no trainable sample in {train_path} ({len(train_samples)} read, {len(train_bad)} unreadable, "
+            f"{len(train_samples)} {SKIP_REASONS['format']} ({family}); e.g. {train_samples[0].id}: {problems[0]})",
+            "check the dataset with `edgefabric data check`, or set model.family to the format the data is for",
+        )
+    val_samples, val_bad = _read_split(val_path, on_event) if val_path.exists() else ([], [])
+    return _Splits(train_path, val_path, train_samples, train_bad, val_samples, val_bad)
+
+
 def _report_skips(name: str, split: EncodedSplit, on_event: EventSink) -> None:
     for reason, count in split.counts().items():
         if count:
@@ -124,11 +176,16 @@ def train(
     """Fine-tune `config.model.base` on `data_dir/train.jsonl` (val.jsonl optional) into `out_dir`."""
     if max_steps is not None:
         config = config.model_copy(update={"training": config.training.model_copy(update={"max_steps": max_steps})})
+    try:
+        splits = _read_splits(data_dir, config.model.family, on_event)
+    except EdgeFabricError as exc:
+        on_event(StageFailed(STAGE, exc.message))  # nothing written yet: the same command works once fixed
+        raise
     layout = RunLayout(out_dir)
     _prepare_run_dir(config, layout, resume)
     sink = _recorded(on_event, layout.events)
     try:
-        return _train(config, data_dir, layout, resume, sink)
+        return _train(config, splits, layout, resume, sink)
     except EdgeFabricError as exc:
         sink(StageFailed(STAGE, exc.message))
         raise
@@ -147,7 +204,7 @@ def train(
         raise error from None
 
 
-def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: bool, on_event: EventSink) -> TrainResult:
+def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bool, on_event: EventSink) -> TrainResult:
     from edgefabric.pipeline.train.backends import make_backend, resolve_backend
     from edgefabric.pipeline.train.templates import chat_template_for
     from edgefabric.runtime.formats import get_format
@@ -155,14 +212,8 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
 
     cfg = config.training
     started = time.perf_counter()
-    train_path, val_path = data_dir / TRAIN_FILE, data_dir / VAL_FILE
-    if not train_path.exists():
-        raise EdgeFabricError(
-            f"{train_path} does not exist",
-            f"pass --data with the folder `edgefabric generate` wrote (it holds {TRAIN_FILE} and {VAL_FILE})",
-        )
-    train_samples, train_bad = _read_split(train_path, on_event)
-    val_samples, val_bad = _read_split(val_path, on_event) if val_path.exists() else ([], [])
+    train_path, val_path = splits.train_path, splits.val_path
+    train_samples, train_bad, val_samples, val_bad = splits.train, splits.train_bad, splits.val, splits.val_bad
 
     choice = resolve_backend(cfg.backend)
     on_event(Note(STAGE, f"backend {choice.name}: {choice.reason}"))
@@ -185,8 +236,11 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
     _report_skips("val", val_split, on_event)
     if not train_split.rows:
         raise EdgeFabricError(
-            f"no trainable sample in {train_path} ({len(train_samples)} read, {len(train_bad)} unreadable, "
-            + ", ".join(f"{n} {SKIP_REASONS[r]}" for r, n in train_split.counts().items() if n)
+            f"no trainable sample in {train_path} ("
+            + ", ".join(
+                [f"{len(train_samples)} read", f"{len(train_bad)} unreadable"]
+                + [f"{n} {SKIP_REASONS[r]}" for r, n in train_split.counts().items() if n]
+            )
             + ")",
             "check the dataset with `edgefabric data check`, or raise training.max_length",
         )

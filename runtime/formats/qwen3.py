@@ -31,7 +31,6 @@ such as llama.cpp's never cut a call short.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -163,19 +162,28 @@ def _call_from_json(raw: Any) -> ToolCall:
 
 
 def parse(output: str) -> ParseResult:
-    """Find every `<tool_call>` block. Never raises: bad blocks become `errors`."""
+    """Find every `<tool_call>` block. Never raises: bad blocks become `errors`.
+
+    A call is the text between `<tool_call>` and the next `</tool_call>`, as llama.cpp and vLLM
+    split it (a literal `</tool_call>` inside arguments is written `<\\/tool_call>`, see `render_call`).
+    Time is linear in `len(output)`: every search starts where the last one ended and each block is
+    decoded on its own, so no regex rescans the rest from each marker and no error message counts
+    lines from the start of the whole output.
+    """
     result = ParseResult()
     # Reasoning comes before the first call: a "</think>" inside a call's arguments is argument text.
     first_call = output.find(CALL_START)
-    head = output if first_call < 0 else output[:first_call]
-    think = re.search(re.escape(THINK_START) + r"(.*?)" + re.escape(THINK_END), head, flags=re.DOTALL)
-    if think:
-        result.reasoning = think.group(1).strip() or None
-        output = output[: think.start()] + output[think.end() :]
-    elif THINK_END in head:  # the generation prompt opened <think> itself
-        reasoning, _ = head.split(THINK_END, 1)
-        result.reasoning = reasoning.strip() or None
-        output = output[len(reasoning) + len(THINK_END) :]
+    head_end = len(output) if first_call < 0 else first_call
+    # The first <think> and the first </think> after it; when that </think> is missing no later
+    # <think> can have one either, so one forward search does what a backtracking regex did.
+    think_start = output.find(THINK_START, 0, head_end)
+    think_end = -1 if think_start < 0 else output.find(THINK_END, think_start + len(THINK_START), head_end)
+    if think_end >= 0:
+        result.reasoning = output[think_start + len(THINK_START) : think_end].strip() or None
+        output = output[:think_start] + output[think_end + len(THINK_END) :]
+    elif (closing := output.find(THINK_END, 0, head_end)) >= 0:  # the generation prompt opened <think> itself
+        result.reasoning = output[:closing].strip() or None
+        output = output[closing + len(THINK_END) :]
     text_parts: list[str] = []
     pos = 0
     while True:
@@ -185,17 +193,15 @@ def parse(output: str) -> ParseResult:
             break
         text_parts.append(output[pos:start])
         body = start + len(CALL_START)
+        end = output.find(CALL_END, body)
+        pos = len(output) if end < 0 else end + len(CALL_END)
+        block = output[body : len(output) if end < 0 else end].lstrip()
         try:
-            payload_start = len(output) - len(output[body:].lstrip())
-            raw, payload_end = _DECODER.raw_decode(output, payload_start)
-            close = payload_end + (len(output[payload_end:]) - len(output[payload_end:].lstrip()))
-            if not output.startswith(CALL_END, close):
+            raw, payload_end = _DECODER.raw_decode(block)
+            if end < 0 or block[payload_end:].strip():
                 raise ValueError("the JSON object is not followed by </tool_call>")
             result.tool_calls.append(_call_from_json(raw))
-            pos = close + len(CALL_END)
         except (ValueError, ValidationError, RecursionError) as exc:
-            end = output.find(CALL_END, body)
-            pos = len(output) if end < 0 else end + len(CALL_END)
             message = f"malformed tool call: {exc}"
             if end < 0:
                 message += " (the call is not closed with </tool_call>)"

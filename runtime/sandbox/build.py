@@ -25,10 +25,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from edgefabric.children import supervised
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, Note, StageDone, StageStarted, ignore_events
-from edgefabric.paths import cache_home
+from edgefabric.paths import cache_home, owned_temp_prefix, sweep_stale_temp
 from edgefabric.runtime.sandbox.modules import ToolModule
+from edgefabric.runtime.sandbox.protocol import EXIT_MARKER, SCENARIOS_CALL
 
 HERE = Path(__file__).resolve().parent
 WIT_FILE = HERE / "toolset.wit"
@@ -52,8 +54,12 @@ def source_key(modules: list[ToolModule]) -> str:
     digest.update(versions()["componentize-py"].encode())
     digest.update(WIT_FILE.read_bytes())
     digest.update(GUEST_APP.read_bytes())
+    # This file writes the guest's tables (_write_app), with the protocol's constants.
+    digest.update(Path(__file__).read_bytes())
+    digest.update((HERE / "protocol.py").read_bytes())
     for module in sorted(modules, key=lambda m: m.name):
         digest.update(module.digest.encode())
+        digest.update(",".join(spec.name for spec in module.specs).encode())
     return digest.hexdigest()[:32]
 
 
@@ -83,11 +89,33 @@ def _write_app(modules: list[ToolModule], folder: Path) -> None:
         # Prefixed so a user's `json.py` or `math.py` cannot shadow the standard library in the guest.
         module_name = f"eftools.set_{module.name}"
         (package / f"set_{module.name}.py").write_text(module.source, encoding="utf-8")
-        sets[module.name] = module_name
-    (package / "_sets.py").write_text(f"SETS = {sets!r}\n")
+        # The host decided which functions are tools (from the source); the guest serves exactly those.
+        sets[module.name] = (module_name, [spec.name for spec in module.specs])
+    (package / "_sets.py").write_text(
+        f"SETS = {sets!r}\nSCENARIOS_CALL = {SCENARIOS_CALL!r}\nEXIT_MARKER = {EXIT_MARKER!r}\n"
+    )
     wit = folder / "wit"
     wit.mkdir()
     shutil.copyfile(WIT_FILE, wit / WIT_FILE.name)
+
+
+def _run_watched(command: list[str], folder: Path, timeout_s: float = 900) -> tuple[int, str]:
+    """Run a supervised child (edgefabric.children) in `folder`: its exit code and the tail of its output.
+
+    Its stdin pipe stays open until it ends, so a build never outlives a killed run.
+    """
+    log_path = folder / "build.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=folder, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            returncode = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            returncode = process.wait()
+        finally:
+            if process.stdin is not None:
+                process.stdin.close()
+    return returncode, log_path.read_text(encoding="utf-8", errors="replace").strip()[-2000:]
 
 
 def build_wasm(modules: list[ToolModule], cache_dir: Path | None = None, on_event: EventSink = ignore_events) -> Path:
@@ -102,29 +130,34 @@ def build_wasm(modules: list[ToolModule], cache_dir: Path | None = None, on_even
         names = ", ".join(module.name for module in modules)
         on_event(StageStarted(STAGE, detail=f"building the tool component ({names}) with componentize-py"))
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="edgefabric-build-") as scratch:
+        sweep_stale_temp("build")  # build folders of runs killed mid-build
+        with tempfile.TemporaryDirectory(prefix=owned_temp_prefix("build")) as scratch:
             folder = Path(scratch)
             _write_app(modules, folder)
             output = folder / "out.wasm"
-            command = [
-                sys.executable,
-                "-c",
-                "import sys; from componentize_py import script; sys.argv[0] = 'componentize-py'; sys.exit(script())",
-                "-q",
-                "-d",
-                str(folder / "wit"),
-                "-w",
-                WORLD,
-                "componentize",
-                "-p",
-                str(folder),
-                "app",
-                "-o",
-                str(output),
-            ]
-            result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=900)
-            if result.returncode != 0 or not output.exists():
-                detail = (result.stderr or result.stdout).strip()[-2000:]
+            script = (
+                "import sys; from componentize_py import script; sys.argv[0] = 'componentize-py'; sys.exit(script())"
+            )
+            command = supervised(
+                [
+                    sys.executable,
+                    "-c",
+                    script,
+                    "-q",
+                    "-d",
+                    str(folder / "wit"),
+                    "-w",
+                    WORLD,
+                    "componentize",
+                    "-p",
+                    str(folder),
+                    "app",
+                    "-o",
+                    str(output),
+                ]
+            )
+            returncode, detail = _run_watched(command, folder)
+            if returncode != 0 or not output.exists():
                 raise EdgeFabricError(
                     f"componentize-py could not build the tool set ({names}):\n{detail}",
                     "tool modules may only import the Python standard library; fix the module named above",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgefabric.runtime.sandbox.limits import SandboxLimits
+from edgefabric.runtime.sandbox.protocol import EXIT_LINE, exit_status
 from edgefabric.runtime.sandbox.quota import DiskUse, disk_use, roll_back, snapshot
 
 if TYPE_CHECKING:
@@ -251,6 +252,14 @@ class SessionEngine:
                 False,
                 f"the call ran out of memory: the sandbox allows {self.limits.memory_bytes >> 20} MiB ({cause})",
                 "memory",
+            )
+        status = exit_status(stderr)
+        if status is not None:
+            # The guest recorded the status: WASI preview 2 itself reports any failing exit as 1.
+            stderr = EXIT_LINE.sub("", stderr).strip()
+            detail = f"; the tool's stderr ends with: {stderr}" if stderr else ""
+            return Outcome(
+                False, f"the tool crashed inside the sandbox: it exited with status {status} (os._exit){detail}", "trap"
             )
         detail = f"; the tool's stderr ends with: {stderr}" if stderr else ""
         return Outcome(False, f"the tool crashed inside the sandbox ({cause}){detail}", "trap")

@@ -6,25 +6,24 @@ description, and a Google-style `Args:` section describes each parameter. A modu
 override a schema (`TOOL_SCHEMAS = {"tool": {...}}`), limit which functions are tools
 (`__all__`) and offer seed states (`SCENARIOS = [{"name": ..., "state": {...}}]`).
 
-The host imports a module once to read its signatures (top-level code runs on the host, so
-tool modules should only define things); the tools themselves only ever run in the sandbox.
+The host never runs a tool module: it reads signatures, type hints and docstrings from the
+source (`signatures`), and everything else, the tools and the module's top-level code included,
+runs only in the sandbox (seed states too: `ToolBox.scenarios` reads them there).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
-import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import FunctionType, ModuleType
 from typing import Any
 
 from pydantic import ValidationError
 
 from edgefabric.errors import EdgeFabricError
+from edgefabric.runtime.sandbox.signatures import NO_DEFAULT, UNREADABLE_DEFAULT, ToolSignature, read_module_source
 from edgefabric.schemas import ToolSpec
 
 BUILTIN_MODULES = {
@@ -45,7 +44,6 @@ class ToolModule:
     path: Path
     source: str
     specs: list[ToolSpec]
-    scenarios: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def digest(self) -> str:
@@ -79,37 +77,8 @@ def builtin_path(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / "toolsets" / BUILTIN_MODULES[name]
 
 
-def public_functions(module: ModuleType) -> dict[str, FunctionType]:
-    """The module's tools: functions it defines itself, public, and in `__all__` when it has one."""
-    names = getattr(module, "__all__", None)
-    found: dict[str, FunctionType] = {}
-    for name, value in vars(module).items():
-        if name.startswith("_") or not inspect.isfunction(value) or value.__module__ != module.__name__:
-            continue
-        if names is not None and name not in names:
-            continue
-        found[name] = value
-    return found
-
-
-def import_file(path: Path, module_name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise EdgeFabricError(f"{path} is not a Python module", "give the path of a .py file")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise EdgeFabricError(
-            f"tool module {path} failed to import: {type(exc).__name__}: {exc}",
-            "fix the module; tool modules may only use the Python standard library",
-        ) from None
-    return module
-
-
-def _docstring_parts(function: FunctionType) -> tuple[str, dict[str, str]]:
+def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
     """The description (first paragraph) and per-argument text from a Google-style `Args:` block."""
-    doc = inspect.getdoc(function) or ""
     description = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
     arguments: dict[str, str] = {}
     match = re.search(r"^Args:\s*\n((?:[ \t]+.*\n?|\s*\n)+)", doc, flags=re.MULTILINE)
@@ -138,37 +107,38 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
-def derive_parameters(function: FunctionType) -> dict[str, Any]:
-    """The JSON Schema of a function's keyword arguments, built by pydantic from its signature."""
-    from typing import get_type_hints
-
+def derive_parameters(tool: ToolSignature) -> dict[str, Any]:
+    """The JSON Schema of a tool's keyword arguments, built by pydantic from its signature."""
     from pydantic import Field, create_model
 
-    hints = get_type_hints(function)
-    _, described = _docstring_parts(function)
+    _, described = _docstring_parts(tool.doc)
     fields: dict[str, Any] = {}
-    for parameter in inspect.signature(function).parameters.values():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD, parameter.POSITIONAL_ONLY):
-            raise EdgeFabricError(
-                f"tool {function.__name__} has a parameter *{parameter.name} or a positional-only one",
-                "give every tool parameter a name and a type; tools are called with keyword arguments",
-            )
-        if parameter.name not in hints:
-            raise EdgeFabricError(
-                f"tool {function.__name__}: parameter {parameter.name!r} has no type hint",
-                f"annotate it, e.g. `{parameter.name}: str`",
-            )
-        default = ... if parameter.default is parameter.empty else parameter.default
-        fields[parameter.name] = (hints[parameter.name], Field(default, description=described.get(parameter.name)))
-    model = create_model(f"{function.__name__}_arguments", **fields)
-    schema = _strip_titles(model.model_json_schema())
+    unnamed_defaults = []
+    for parameter in tool.parameters:
+        default = parameter.default
+        if default is NO_DEFAULT:
+            default = ...
+        elif default is UNREADABLE_DEFAULT:
+            default = None  # optional; the schema names no default (it is computed by the module)
+            unnamed_defaults.append(parameter.name)
+        fields[parameter.name] = (parameter.annotation, Field(default, description=described.get(parameter.name)))
+    try:
+        model = create_model(f"{tool.name}_arguments", **fields)
+        schema = _strip_titles(model.model_json_schema())
+    except Exception as exc:  # pydantic raises several types for types it cannot put in a schema
+        raise EdgeFabricError(
+            f"tool {tool.name}: no JSON Schema for its parameters ({type(exc).__name__}: {str(exc)[:300]})",
+            "use JSON-like types (str, int, float, bool, list, dict, Literal, Optional), or give a TOOL_SCHEMAS entry",
+        ) from None
+    for name in unnamed_defaults:
+        schema.get("properties", {}).get(name, {}).pop("default", None)
     schema["additionalProperties"] = False
     schema.setdefault("properties", {})
     return dict(schema)
 
 
 def load_module(path: Path, name: str | None = None) -> ToolModule:
-    """Read a tool module: its set name (the file's stem unless given), tools and scenarios."""
+    """Read a tool module without running it: its set name (the file's stem unless given) and tools' specs."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise EdgeFabricError(f"tool module {path} does not exist", "check the path in tools.modules")
@@ -179,24 +149,26 @@ def load_module(path: Path, name: str | None = None) -> ToolModule:
 @functools.lru_cache(maxsize=64)
 def _load_module(path: Path, set_name: str, size: int, mtime_ns: int) -> ToolModule:
     # Memoised per file version: validating every schema costs ~0.1 s a module, and data generation
-    # loads the same sets for every worker and sample.
+    # loads the same sets for every worker and sample. The module is read, never run (see `signatures`).
     if not SET_NAME.match(set_name):
         raise EdgeFabricError(
             f"tool set name {set_name!r} (from {path.name}) is not a plain identifier",
             "rename the file to letters, digits and underscores",
         )
-    source = path.read_text(encoding="utf-8")
-    module = import_file(path, f"edgefabric_toolset_{set_name}_{hashlib.sha1(source.encode()).hexdigest()[:8]}")
-    overrides: dict[str, Any] = getattr(module, "TOOL_SCHEMAS", {}) or {}
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EdgeFabricError(f"tool module {path} is not UTF-8 text ({exc.reason})", "save it as UTF-8") from None
+    read = read_module_source(source, path)
     specs = []
-    for tool_name, function in public_functions(module).items():
-        description, _ = _docstring_parts(function)
-        parameters = overrides.get(tool_name) or derive_parameters(function)
+    for tool in read.tools:
+        description, _ = _docstring_parts(tool.doc)
+        parameters = read.overrides.get(tool.name) or derive_parameters(tool)
         try:
-            specs.append(ToolSpec(name=tool_name, description=description, parameters=parameters))
+            specs.append(ToolSpec(name=tool.name, description=description, parameters=parameters))
         except ValidationError as exc:
             raise EdgeFabricError(
-                f"tool {set_name}.{tool_name} has an invalid schema: {exc.errors()[0]['msg']}",
+                f"tool {set_name}.{tool.name} has an invalid schema: {exc.errors()[0]['msg']}",
                 "fix its signature or its TOOL_SCHEMAS entry",
             ) from None
     if not specs:
@@ -204,5 +176,4 @@ def _load_module(path: Path, set_name: str, size: int, mtime_ns: int) -> ToolMod
             f"tool module {path} defines no tools",
             "define public functions with type hints (names not starting with '_')",
         )
-    scenarios = [dict(item, set=set_name) for item in getattr(module, "SCENARIOS", []) or []]
-    return ToolModule(name=set_name, path=path.resolve(), source=source, specs=specs, scenarios=scenarios)
+    return ToolModule(name=set_name, path=path.resolve(), source=source, specs=specs)

@@ -25,6 +25,7 @@ from edgefabric.runtime.sandbox.engine import Outcome, SessionEngine
 from edgefabric.runtime.sandbox.limits import SandboxLimits
 from edgefabric.runtime.sandbox.mcp_tools import McpConnection, McpToolSet, load_mcp
 from edgefabric.runtime.sandbox.modules import BUILTIN_MODULES, ToolModule, builtin_path, load_module
+from edgefabric.runtime.sandbox.protocol import SCENARIOS_CALL
 from edgefabric.schemas import ToolSpec
 
 ErrorKind = Literal["schema", "unknown_tool", "tool_error", "fuel", "timeout", "memory", "trap"]
@@ -56,6 +57,7 @@ class ToolBox:
     limits: SandboxLimits
     specs: list[ToolSpec] = field(default_factory=list)
     _routes: dict[str, _Route] = field(default_factory=dict)
+    _scenarios: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         _check_unique([*self.modules, *self.mcp_sets])
@@ -77,8 +79,34 @@ class ToolBox:
         return next((spec for spec in self.specs if spec.name == tool), None)
 
     def scenarios(self) -> list[dict[str, Any]]:
-        """Seed states the local tool sets define (JSON-able; pass one to `session`)."""
-        return [scenario for module in self.modules for scenario in module.scenarios]
+        """Seed states the local tool sets define (JSON-able; pass one to `session`), each with its `set`.
+
+        A module's SCENARIOS may be computed by its code, which runs only in the sandbox: they are read
+        there, once per box (one instance, milliseconds). Raises EdgeFabricError when they are not a list
+        of JSON objects.
+        """
+        if self._scenarios is None:
+            self._scenarios = self._read_scenarios() if self.modules else []
+        return self._scenarios
+
+    def _read_scenarios(self) -> list[dict[str, Any]]:
+        assert self.compiled is not None, "local tools always come with a compiled component"
+        with tempfile.TemporaryDirectory(prefix=owned_temp_prefix("session")) as folder:
+            root = Path(folder)
+            (root / "scratch").mkdir()
+            (root / "logs").mkdir()
+            engine = SessionEngine(self.compiled, root, self.limits)
+            try:
+                outcome = engine.call(SCENARIOS_CALL, "{}")
+            finally:
+                engine.close()
+        if not outcome.ok:
+            raise EdgeFabricError(
+                f"the tool sets' SCENARIOS could not be read in the sandbox: {outcome.content}",
+                'write SCENARIOS = [{"name": ..., "state": {...}}, ...] (JSON-able dicts) in the module',
+            )
+        by_set = json.loads(outcome.content)
+        return [dict(item, set=module.name) for module in self.modules for item in by_set.get(module.name, [])]
 
     @contextmanager
     def session(self, scenario: dict[str, Any] | str | None = None) -> Iterator[ToolSession]:

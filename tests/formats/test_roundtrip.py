@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,18 +29,39 @@ def test_render_then_parse_returns_the_same_calls_and_text(family: str, message:
     assert result.text == (message.content or "").strip()
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-@EXAMPLES
-@given(
-    output=st.one_of(
-        st.text(), st.lists(st.one_of(st.text(max_size=6), st.sampled_from(MARKUP)), max_size=30).map("".join)
-    )
+# Arbitrary text, and text made of both formats' markup in any order (what trips parsers up).
+OUTPUTS = st.one_of(
+    st.text(), st.lists(st.one_of(st.text(max_size=6), st.sampled_from(MARKUP)), max_size=30).map("".join)
 )
-def test_parse_never_raises_on_arbitrary_text(family: str, output: str) -> None:
+
+
+def _check_parse(family: str, output: str) -> None:
     result = get_format(family).parse(output)
     assert isinstance(result.text, str)
     for error in result.errors:
         assert error.message and error.snippet
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@EXAMPLES
+@given(output=OUTPUTS)
+def test_parse_never_raises_on_arbitrary_text(family: str, output: str) -> None:
+    _check_parse(family, output)
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+@pytest.mark.parametrize("family", FAMILIES)
+@settings(
+    max_examples=10_000,
+    # A bound per case against hangs (Hypothesis re-runs a slow case before it fails), not a speed target:
+    # a case is a few hundred characters and parses in microseconds.
+    deadline=timedelta(seconds=2),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(output=OUTPUTS)
+def test_parse_never_raises_on_ten_thousand_outputs_each_within_a_time_bound(family: str, output: str) -> None:
+    _check_parse(family, output)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from edgefabric.paths import sweep_stale_temp
+from tests.processes import alive
+
+pytestmark = pytest.mark.reliability
 
 _RUN = """
 import sys, time
@@ -25,15 +28,6 @@ time.sleep(600)
 """
 
 
-def _running(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie waiting for a reaper counts as dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
 def _servers_on(port: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -43,7 +37,7 @@ def _servers_on(port: int) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"llama_cpp.server" in b" ".join(cmdline) and str(port).encode() in cmdline and _running(int(entry.name)):
+        if b"llama_cpp.server" in b" ".join(cmdline) and str(port).encode() in cmdline and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -57,13 +51,13 @@ def test_sigkill_of_the_run_takes_the_teacher_server_with_it() -> None:
         line = run.stdout.readline()
         assert line, "the run did not start the server"
         server_pid, port, log = int(line.split()[0]), int(line.split()[1]), line.split()[2]
-        assert _running(server_pid) and _servers_on(port) == [server_pid]
+        assert alive(server_pid) and _servers_on(port) == [server_pid]
         os.kill(run.pid, signal.SIGKILL)
         run.wait(10)
         deadline = time.monotonic() + 20
-        while _running(server_pid) and time.monotonic() < deadline:
+        while alive(server_pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _running(server_pid), "the teacher server outlived its killed parent"
+        assert not alive(server_pid), "the teacher server outlived its killed parent"
         assert _servers_on(port) == []
         # The log the killed run left is removed when the next run starts.
         assert Path(log).exists()

@@ -1,5 +1,5 @@
 """Whole runs against the scripted server and the REAL sandbox: verified samples, rejects with
-reasons, faults, and resume after an in-process stop and after a real SIGKILL."""
+reasons, faults, and resume after an in-process stop and after five real SIGKILLs."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from edgefabric.pipeline.generate.rejects import read_rejects
 from edgefabric.pipeline.generate.run import generate
 from tests.generate.conftest import TOOL_ARGUMENTS, TOOLS_MODULE
 from tests.generate.teacher_server import Fault, TeacherServer
+from tests.processes import alive, descendants
 
 pytestmark = pytest.mark.usefixtures("shared_home")
 
@@ -134,31 +135,63 @@ def test_teacher_outage_stops_the_run_and_resume_retries_the_failed(server: Teac
     assert json.loads((tmp_path / "card.json").read_text())["failed"] == 2  # the two not retried yet
 
 
-def test_a_real_kill_mid_run_then_resume_loses_and_repeats_nothing(server: TeacherServer, tmp_path: Path) -> None:
+def _whole_lines(path: Path) -> list[bytes]:
+    """The file's complete lines: a kill may leave a torn last one, which the next run cuts off."""
+    return path.read_bytes().split(b"\n")[:-1] if path.exists() else []
+
+
+KILLS = 5
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_five_kills_mid_run_lose_repeat_and_leave_nothing(server: TeacherServer, tmp_path: Path) -> None:
+    """kill -9 five times mid-run, resuming after each: nothing written is lost or changed, no sample is
+    repeated, no process of a killed run lives on, and no temp file of one is left once the run ends."""
     server.delay_s = 0.05
-    config = _config(server, {"single": 1, "parallel": 1, "no_call": 1}, 40)
+    target = 40
+    config = _config(server, {"single": 1, "parallel": 1, "no_call": 1}, target)
     config_path = tmp_path / "project.yaml"
     config_path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     out = tmp_path / "out"
+    temp = tmp_path / "tmp"  # the runs' own temp folder: what they leave there is theirs alone
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
     cli = [sys.executable, "-m", "edgefabric.cli", "generate", str(config_path), "--out", str(out)]
-    process = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
     samples_path = out / "samples.jsonl"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if samples_path.exists() and len(samples_path.read_bytes().splitlines()) >= 5:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-    process.send_signal(signal.SIGKILL)
-    process.wait(10)
-    before = [line for line in samples_path.read_text().split("\n")[:-1]]  # whole lines only
-    assert 5 <= len(before) < 40
-    result = subprocess.run([*cli, "--resume"], capture_output=True, text=True, timeout=400, env=os.environ.copy())
+    kept: list[bytes] = []
+    killed: list[int] = []
+    for round_index in range(KILLS):
+        args = cli + (["--resume"] if round_index else [])
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            if len(_whole_lines(samples_path)) >= len(kept) + 3:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        below = descendants(process.pid)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        killed.append(process.pid)
+        lines = _whole_lines(samples_path)
+        assert lines[: len(kept)] == kept, f"kill {round_index + 1} changed what was written before it"
+        assert len(lines) < target
+        kept = lines
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in below) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in below if alive(pid)], f"kill {round_index + 1} left processes running"
+    result = subprocess.run([*cli, "--resume"], capture_output=True, text=True, timeout=400, env=env)
     assert result.returncode == 0, result.stderr
-    after = samples_path.read_text().splitlines()
-    assert after[: len(before)] == before  # nothing written before the kill was lost or changed
+    after = _whole_lines(samples_path)
+    assert after[: len(kept)] == kept  # nothing written before the kills was lost or changed
     ids = [json.loads(line)["id"] for line in after]
-    assert len(ids) == len(set(ids)) == 40
+    assert len(ids) == len(set(ids)) == target
+    left = [p.name for p in temp.iterdir() if any(f"-{pid}-" in p.name for pid in killed)]
+    assert left == [], "temp files of killed runs outlived the next run"
+    assert not [p.name for p in out.iterdir() if p.name.endswith((".tmp", ".partial"))]
 
 
 def test_the_cycle_check_keeps_samples_whose_calls_follow_from_the_request_alone(

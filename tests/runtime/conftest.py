@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from edgefabric.errors import ContextOverflowError
 from edgefabric.runtime.backends.base import Generation, GenerationStats, StopScanner, mark_stopped
 
 
@@ -17,15 +18,18 @@ class ScriptedBackend:
     name = "scripted"
     model_path = "scripted"
 
-    def __init__(self, outputs: Sequence[str]) -> None:
+    def __init__(self, outputs: Sequence[str], context: int | None = None) -> None:
         self.outputs = list(outputs)
         self.prompts: list[str] = []
+        self.context = context  # in words, as count_tokens counts; a longer prompt fails as llama.cpp's backend does
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
     def generate(self, prompt: str, stop: Sequence[str], max_tokens: int, grammar: str | None = None) -> Generation:
         self.prompts.append(prompt)
+        if self.context is not None and self.count_tokens(prompt) >= self.context:
+            raise ContextOverflowError(f"the prompt is over the {self.context}-token context", "shorten it")
         text = self.outputs.pop(0) if self.outputs else ""
         scanner = StopScanner(stop)
         # A word is a token here: output longer than max_tokens is cut there, as a real engine's cap cuts it.

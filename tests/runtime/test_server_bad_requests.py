@@ -13,6 +13,8 @@ from edgefabric.runtime.formats import qwen3
 from edgefabric.runtime.server import create_app
 from tests.runtime.conftest import ScriptedBackend
 
+pytestmark = pytest.mark.reliability
+
 USER = [{"role": "user", "content": "hi"}]
 
 
@@ -77,11 +79,36 @@ def test_a_body_over_the_limit_is_413_and_a_declared_length_is_checked_first() -
     assert ok.status_code == 200 and ok.json()["choices"][0]["message"]["content"] == "Hello."
 
 
-@pytest.mark.slow
-def test_a_prompt_over_the_context_is_400_context_length_exceeded(smollm: Any) -> None:
-    client = TestClient(create_app(smollm, "qwen3", [], "smollm"), raise_server_exceptions=False)
-    long = " ".join(["word"] * 6000)  # the laptop profile's context is 4096 tokens
-    response = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": long}]})
+def _assert_context_length_exceeded(response: Any) -> None:
     assert response.status_code == 400, response.text[:300]
+    assert response.headers["content-type"].startswith("application/json")  # an error object, no event stream
     error = response.json()["error"]
     assert error["code"] == "context_length_exceeded" and "context" in error["message"]
+    assert error["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_prompt_over_the_context_is_400_before_any_stream_starts(stream: bool) -> None:
+    backend = ScriptedBackend(["Hello." + qwen3.IM_END] * 2, context=50)
+    client = TestClient(create_app(backend, "qwen3", [], "scripted"), raise_server_exceptions=False)
+    long = [{"role": "user", "content": " ".join(["word"] * 60)}]
+    _assert_context_length_exceeded(client.post("/v1/chat/completions", json={"messages": long, "stream": stream}))
+    # A prompt that fits still streams (or answers) as before.
+    reply = client.post("/v1/chat/completions", json={"messages": USER, "stream": stream})
+    assert reply.status_code == 200
+    if stream:
+        events = [line[6:] for line in reply.text.splitlines() if line.startswith("data: ")]
+        assert events[-1] == "[DONE]"
+        text = "".join(json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-1])
+        assert text == "Hello."
+    else:
+        assert reply.json()["choices"][0]["message"]["content"] == "Hello."
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_prompt_over_the_real_context_is_400_context_length_exceeded(smollm: Any, stream: bool) -> None:
+    client = TestClient(create_app(smollm, "qwen3", [], "smollm"), raise_server_exceptions=False)
+    long = " ".join(["word"] * 6000)  # the laptop profile's context is 4096 tokens
+    body = {"messages": [{"role": "user", "content": long}], "stream": stream}
+    _assert_context_length_exceeded(client.post("/v1/chat/completions", json=body))

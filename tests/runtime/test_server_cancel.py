@@ -13,6 +13,8 @@ import pytest
 
 from edgefabric.runtime.server import create_app
 
+pytestmark = pytest.mark.reliability
+
 LONG = {
     "messages": [{"role": "user", "content": "Write a very long story about a dragon, with many chapters."}],
     "max_tokens": 3000,

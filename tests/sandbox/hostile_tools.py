@@ -7,10 +7,9 @@ import sys
 import time
 from typing import Any
 
-# Imported at the top so the build bundles them if this Python has them at all (idna: so that
-# host names get as far as the socket layer instead of failing on a missing codec).
+# Imported at the top so the build bundles them if this Python has them at all. The idna codec
+# that host names need is not imported here: the sandbox's own entry point must bundle it.
 try:
-    import encodings.idna  # noqa: F401
     import socket
 except ImportError:
     socket = None  # type: ignore[assignment]
@@ -97,6 +96,13 @@ def fetch(url: str) -> str:
         raise OSError("this Python has no urllib.request module")
     with urllib_request.urlopen(url, timeout=2) as response:
         return str(response.read()[:100])
+
+
+def lookup(host: str) -> str:
+    """Resolve a host name."""
+    if socket is None:
+        raise OSError("this Python has no socket module")
+    return str(socket.getaddrinfo(host, 80))
 
 
 def exit_now(code: int) -> None:

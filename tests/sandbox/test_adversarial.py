@@ -16,6 +16,8 @@ from edgefabric.runtime.sandbox import ToolBox, ToolResult, ToolSession, load_to
 from edgefabric.runtime.sandbox.engine import Outcome
 from tests.sandbox.conftest import HOSTILE, TEST_LIMITS
 
+pytestmark = pytest.mark.reliability
+
 
 def still_works(session: ToolSession) -> None:
     result = session.call("calculate", {"expression": "6 * 7"})
@@ -133,6 +135,24 @@ def test_network_is_unreachable(session: ToolSession) -> None:
     assert outside.content == "Permission denied"
     fetched = session.call("fetch", {"url": "http://example.com/"})  # name lookup is off as well
     assert fetched.error_kind == "tool_error" and "URLError" in fetched.content
+
+
+@pytest.mark.parametrize("host", ["example.com", "localhost", "bücher.example"])
+def test_a_name_lookup_is_a_clear_network_error(session: ToolSession, host: str) -> None:
+    result = session.call("lookup", {"host": host})
+    assert result.error_kind == "tool_error", result.content
+    assert "looking up a host name failed" in result.content and "no network access" in result.content
+    assert "idna" not in result.content
+    fetched = session.call("fetch", {"url": f"http://{host}/"})
+    assert fetched.error_kind == "tool_error" and "URLError" in fetched.content
+    assert "looking up a host name failed" in fetched.content
+
+
+@pytest.mark.parametrize("code", [3, 1, 255])
+def test_exit_reports_the_status_the_tool_gave(session: ToolSession, code: int) -> None:
+    exited = session.call("exit_now", {"code": code})
+    assert exited.error_kind == "trap" and f"it exited with status {code} (os._exit)" in exited.content
+    assert session.call("echo", {"value": 1}).ok  # the next call runs in a fresh instance
 
 
 def test_guest_sees_no_host_environment(session: ToolSession, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from edgefabric.cli import app, main
 from edgefabric.config import save_config
+from edgefabric.schemas import Message, Sample
 from tests.train.conftest import dataset, project, write_data
 
 
@@ -51,3 +52,41 @@ def test_train_command_error_is_a_message_not_a_traceback(
     err = " ".join(capsys.readouterr().err.split())
     assert "train.jsonl does not exist" in err and "fix:" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"", "holds no samples"),
+        (b"\n\n", "holds no samples"),
+        (b"\xff\xfe\n{}\n", "no readable sample"),
+        (
+            json.dumps(Sample(id="q", messages=[Message(role="user", content="hi")]).to_record()).encode() + b"\n",
+            "1 does not fit the chat format (functiongemma)",
+        ),
+    ],
+)
+def test_train_on_an_empty_split_fails_at_once_naming_the_file(
+    tmp_path: Path,
+    content: bytes,
+    needle: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.jsonl").write_bytes(content)
+    config_path = tmp_path / "edgefabric.yaml"
+    # No model is there: loading it would fail with another message, so the data is checked first.
+    save_config(project(tmp_path / "no-model-here"), config_path)
+    out = tmp_path / "runs" / "tiny"
+    argv = ["edgefabric", "train", str(config_path), "--data", str(data), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setenv("COLUMNS", "1000")
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert needle in err and str(data / "train.jsonl") in err and "fix:" in err
+    assert "no-model-here" not in err and "Traceback" not in err
+    assert not out.exists()  # nothing written: the same command works once the data is fixed
