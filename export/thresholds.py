@@ -1,9 +1,10 @@
 """What an export must reach to pass the parity check, per quantization type.
 
-The figures come from teacher-forced measurements on this machine kind (README,
-"Parity thresholds", and bench/results/export.json): healthy exports of the 270M sat
-well inside them, and a damaged export (one weight matrix scaled, or the wrong RoPE
-base) fell far outside. Unquantized exports must also reproduce the source model's
+The figures come from teacher-forced measurements on this machine kind (below, the
+README's "Parity thresholds", and bench/results/export.json): healthy exports of the
+270M sat well inside them; exports that lost every tool call (q4_k_m, int4 ONNX of the
+same model) and damaged ones (one weight matrix scaled, or the wrong RoPE base) fell far
+outside. Unquantized exports must also reproduce the source model's
 tool calls exactly; quantized ones report their call agreement, which a near-tie can
 flip, without failing on it.
 """
@@ -41,19 +42,33 @@ class ParityThreshold:
         return out
 
 
+# Measured on the demo's fine-tuned Gemma 3 270M (2026-11-30, bench/results/export.json), teacher-forced
+# against transformers float32, with the parameter accuracy of each on the demo's 33 held-out cases:
+#   f16     top-1 99.8%  mean KL 0.00001  p99 0.0001  ppl x1.001
+#   q8_0    top-1 95.7%  mean KL 0.0065   p99 0.043   ppl x0.980   accuracy 57.1%
+#   q6_k    top-1 93.4%  mean KL 0.022    p99 0.13    ppl x1.027
+#   q5_k_m  top-1 88.3%  mean KL 0.077    p99 0.71    ppl x0.974   accuracy 57.1%
+#   q4_k_m  top-1 75.5%  mean KL 0.40     p99 3.09    ppl x0.477   accuracy 0.0% (never a right call)
+#   q4_0    top-1 57.6%  mean KL 1.19     p99 9.08    ppl x3.37
+#   int4 (ONNX, k_quant, int8 LM head)  top-1 70.9%  mean KL 0.53  accuracy 0.0%
+# Each bound sits about twice the healthy figure of its class away, and far from the exports that lost
+# every call: 8-bit is near-lossless, 6-bit close, 5- and 4-bit may lose some but not the model.
 _EXACT = ParityThreshold(min_top1=0.98, max_mean_kl=0.005, max_p99_kl=0.05, max_ppl_ratio=1.02, calls_must_match=True)
+_8BIT = ParityThreshold(min_top1=0.90, max_mean_kl=0.03, max_p99_kl=0.3, max_ppl_ratio=1.05)
+_6BIT = ParityThreshold(min_top1=0.88, max_mean_kl=0.06, max_p99_kl=0.6, max_ppl_ratio=1.08)
+_4_5BIT = ParityThreshold(min_top1=0.82, max_mean_kl=0.15, max_p99_kl=1.5, max_ppl_ratio=1.15)
 
 THRESHOLDS: dict[tuple[str, str], ParityThreshold] = {
     ("gguf", "f16"): _EXACT,
     ("gguf", "bf16"): _EXACT,
     ("onnx", "fp32"): _EXACT,
-    ("gguf", "q8_0"): ParityThreshold(min_top1=0.90, max_mean_kl=0.03, max_p99_kl=0.3, max_ppl_ratio=1.05),
-    ("gguf", "q6_k"): ParityThreshold(min_top1=0.88, max_mean_kl=0.05, max_p99_kl=0.5, max_ppl_ratio=1.08),
-    ("gguf", "q5_k_m"): ParityThreshold(min_top1=0.85, max_mean_kl=0.08, max_p99_kl=0.8, max_ppl_ratio=1.12),
-    ("gguf", "q4_k_m"): ParityThreshold(min_top1=0.80, max_mean_kl=0.15, max_p99_kl=1.5, max_ppl_ratio=1.25),
-    ("gguf", "q4_0"): ParityThreshold(min_top1=0.78, max_mean_kl=0.2, max_p99_kl=2.0, max_ppl_ratio=1.3),
-    ("onnx", "int8"): ParityThreshold(min_top1=0.88, max_mean_kl=0.05, max_p99_kl=0.5, max_ppl_ratio=1.08),
-    ("onnx", "int4"): ParityThreshold(min_top1=0.78, max_mean_kl=0.2, max_p99_kl=2.0, max_ppl_ratio=1.3),
+    ("gguf", "q8_0"): _8BIT,
+    ("onnx", "int8"): _8BIT,
+    ("gguf", "q6_k"): _6BIT,
+    ("gguf", "q5_k_m"): _4_5BIT,
+    ("gguf", "q4_k_m"): _4_5BIT,
+    ("gguf", "q4_0"): _4_5BIT,
+    ("onnx", "int4"): _4_5BIT,
 }
 
 
