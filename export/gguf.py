@@ -21,7 +21,7 @@ from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, ItemDone, Note, ignore_events
 from edgefabric.export.files import atomic_output, check_free_space, disk_full_error, remove
 from edgefabric.export.source import SourceModel, prepare_source
-from edgefabric.export.templates import chat_template
+from edgefabric.runtime.formats.templates import chat_template
 
 GGUF_TYPES = ("f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
 CONVERTER_TYPES = ("f16", "bf16")  # written by the converter; the rest are quantized from f16

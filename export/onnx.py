@@ -24,7 +24,7 @@ from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, ItemDone, Note, ignore_events
 from edgefabric.export.files import atomic_output, check_free_space, remove
 from edgefabric.export.source import SourceModel, prepare_source
-from edgefabric.export.templates import chat_template
+from edgefabric.runtime.formats.templates import chat_template
 
 ONNX_PRECISIONS = ("int4", "int8", "fp32")
 BYTES_PER_WEIGHT = {"int4": 0.56, "int8": 1.06, "fp32": 4.0}

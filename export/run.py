@@ -21,8 +21,8 @@ from edgefabric.export.gguf import check_gguf_types, export_gguf
 from edgefabric.export.onnx import check_onnx_precisions, export_onnx
 from edgefabric.export.parity import check_parity
 from edgefabric.export.source import inspect_source
-from edgefabric.export.templates import chat_template
 from edgefabric.paths import data_home
+from edgefabric.runtime.formats.templates import chat_template
 
 
 @dataclass(frozen=True)

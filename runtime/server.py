@@ -30,7 +30,7 @@ from starlette.routing import Route
 from edgefabric.errors import EdgeFabricError
 from edgefabric.runtime.agent import Agent, AgentResult, Constrain
 from edgefabric.runtime.backends.base import Backend, StopScanner
-from edgefabric.schemas import Message, ToolSpec
+from edgefabric.schemas import Message, ToolSpec, messages_from_openai
 
 DEFAULT_MAX_TOKENS = 512
 MAX_BODY_BYTES = 4 * 1024 * 1024  # far above any context these models have; bigger bodies get 413
@@ -150,19 +150,6 @@ def _failed_before_generating(job: asyncio.Future[AgentResult]) -> Response | No
     return None
 
 
-def _message(raw: Any) -> Message:
-    """An OpenAI message dict; content given as a list of parts is joined to text."""
-    if not isinstance(raw, dict):
-        raise ValueError("each message must be an object")
-    data = dict(raw)
-    if isinstance(data.get("content"), list):
-        data["content"] = "".join(p.get("text", "") for p in data["content"] if isinstance(p, dict))
-    data = {k: v for k, v in data.items() if k in Message.model_fields}
-    if data.get("role") == "tool" and not data.get("name"):
-        data["name"] = "tool"  # OpenAI clients often omit it; the formats need some name
-    return Message.model_validate(data)
-
-
 class ChatServer:
     def __init__(
         self,
@@ -183,7 +170,7 @@ class ChatServer:
     def _request(self, body: Any) -> tuple[list[Message], list[ToolSpec], int, Constrain, bool]:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
             raise ValueError("the body needs a non-empty 'messages' list")
-        messages = [_message(m) for m in body["messages"]]
+        messages = messages_from_openai(body["messages"])
         tools = [ToolSpec.model_validate(t) for t in body["tools"]] if body.get("tools") else self.tools
         if body.get("tool_choice") == "none":
             tools = []

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from edgefabric.errors import EdgeFabricError
@@ -109,5 +110,9 @@ def import_(
     console.print(f"wrote {path}: {len(toolset.tools)} tools from {toolset.server or mcp}", highlight=False)
     for spec in toolset.tools:
         console.print(f"  {spec.name}: {spec.description}", highlight=False, markup=False)
+    for rejected in toolset.rejected:
+        Console(stderr=True).print(
+            f"[yellow]left out:[/] {escape(rejected.name)}: {escape(rejected.rule)}", highlight=False, soft_wrap=True
+        )
     Console(stderr=True).print(f"[yellow]note:[/] {MCP_CAVEAT}", highlight=False, soft_wrap=True)
     console.print(f"use it with: edgefabric tools call {path} TOOL '{{...}}'", highlight=False, markup=False)

@@ -10,7 +10,6 @@ importing this package is cheap. Modules, one concept each:
 - `backends`: `trl` and `unsloth` behind one interface; `choose_backend` decides and says why
 - `trainer`: TRL's SFTTrainer, with the model's own loss when new token rows train
 - `progress`: TrainerCallback -> edgefabric.events (step, loss, val loss, tokens/s, ETA, RSS)
-- `templates`: the chat template saved with the adapter and merged model
 - `layout`: the run folder (config.yaml, checkpoints/, adapter/, merged/, train_report.json, events.jsonl)
 - `run`: the orchestration
 

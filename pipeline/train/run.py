@@ -206,8 +206,8 @@ def train(
 
 def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bool, on_event: EventSink) -> TrainResult:
     from edgefabric.pipeline.train.backends import make_backend, resolve_backend
-    from edgefabric.pipeline.train.templates import chat_template_for
     from edgefabric.runtime.formats import get_format
+    from edgefabric.runtime.formats.templates import chat_template
     from edgefabric.runtime.models import resolve_hf_folder
 
     cfg = config.training
@@ -262,7 +262,7 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
         )
     if new_ids:
         on_event(Note(STAGE, f"added {len(new_ids)} control token(s) the tokenizer lacked; their embeddings train"))
-    tokenizer.chat_template = chat_template_for(config.model.family, tokenizer)
+    tokenizer.chat_template = chat_template(config.model.family)  # the format's own, not the base model's
     model = backend.add_lora(model, cfg.lora, new_ids, cfg.seed, cfg.gradient_checkpointing)
 
     trainer = _make_trainer(

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edgefabric.runtime.formats.gbnf import GrammarMode
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 
@@ -50,6 +51,8 @@ class ChatFormat(Protocol):
     stop_sequences: tuple[str, ...]
     turn_end_sequences: tuple[str, ...]  # the stops that end a turn normally (a subset of stop_sequences)
     special_tokens: tuple[str, ...]
+    bos_token: str  # what a chat template's `bos_token` is ("" when the format writes none)
+    eos_token: str
 
     def segments(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], *, add_generation_prompt: bool = False
@@ -62,3 +65,7 @@ class ChatFormat(Protocol):
     def render_assistant(self, message: Message) -> str: ...
 
     def parse(self, output: str) -> ParseResult: ...
+
+    def call_grammar(self, tools: Sequence[ToolSpec], *, mode: GrammarMode, max_calls: int) -> str: ...
+
+    def chat_template(self) -> str: ...

@@ -15,20 +15,26 @@ host, not the model, writes results.
 Two things the format leaves open, decided here so that render -> parse is exact:
 - a literal `<escape>` inside a string is written `<\\escape>` (and a literal
   `<\\...\\escape>` gains one more backslash); nothing else in a string changes;
-- a key that is not a plain identifier is itself wrapped in `<escape>`.
+- a key that is not a plain identifier is itself wrapped in `<escape>`;
+- a tool result is written as its text, `{value:<escape>TEXT<escape>}`, JSON or not (see
+  `render_response`).
+
+The exported chat template (functiongemma.jinja) renders the same text from OpenAI wire messages.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
+from importlib.resources import files
 from typing import Any
 
 from pydantic import ValidationError
 
 from edgefabric.runtime.formats.base import ParseError, ParseResult, Segment
+from edgefabric.runtime.formats.gbnf import GrammarMode
+from edgefabric.schema_normal import SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, SUBSCHEMAS, normalize_schema
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 name = "functiongemma"
@@ -44,6 +50,8 @@ RESPONSE_START = "<start_function_response>"
 RESPONSE_END = "<end_function_response>"
 ESCAPE = "<escape>"
 EOS = "<eos>"
+bos_token = BOS
+eos_token = EOS
 DEFAULT_DEVELOPER_PROMPT = "You are a model that can do function calling with the following functions"
 
 special_tokens: tuple[str, ...] = (
@@ -102,7 +110,7 @@ def _value(value: Any) -> str:
 
 
 def _schema(schema: Any) -> str:
-    """A JSON Schema node: keys sorted, type names upper-case, sub-schemas recursed."""
+    """A normalised JSON Schema node: keys sorted, type names upper-case, sub-schemas recursed."""
     if not isinstance(schema, dict):
         return _value(schema)
     parts = []
@@ -112,11 +120,11 @@ def _schema(schema: Any) -> str:
         item = schema[key]
         if key == "type":
             text = _value([t.upper() for t in item] if isinstance(item, list) else str(item).upper())
-        elif key == "properties" and isinstance(item, dict):
+        elif key in SUBSCHEMA_MAPS and isinstance(item, dict):
             text = "{" + ",".join(f"{_key(p)}:{_schema(item[p])}" for p in sorted(item)) + "}"
-        elif key in ("items", "additionalProperties") and isinstance(item, dict):
+        elif key in SUBSCHEMAS and isinstance(item, dict):
             text = _schema(item)
-        elif key in ("anyOf", "oneOf", "allOf") and isinstance(item, list):
+        elif key in SUBSCHEMA_LISTS and isinstance(item, list):
             text = "[" + ",".join(_schema(s) for s in item) + "]"
         else:
             text = _value(item)
@@ -125,10 +133,16 @@ def _schema(schema: Any) -> str:
 
 
 def render_declaration(tool: ToolSpec) -> str:
+    """`<start_function_declaration>declaration:NAME{description:...,parameters:{...}}<end_function_declaration>`.
+
+    The parameters are normalised first (edgefabric.schema_normal: local `$ref`s inlined, `nullable` as a
+    `"null"` type), as the exported template does; `allOf` is shown as written.
+    """
     fields = []
     if tool.description:
         fields.append(f"description:{_string(tool.description)}")
-    fields.append(f"parameters:{_schema(tool.parameters)}")
+    parameters = normalize_schema(tool.parameters, merge_all_of=False, keep_definitions=False)
+    fields.append(f"parameters:{_schema(parameters)}")
     return f"{DECLARATION_START}declaration:{tool.name}{{{','.join(fields)}}}{DECLARATION_END}"
 
 
@@ -137,13 +151,13 @@ def render_call(call: ToolCall) -> str:
 
 
 def render_response(tool_name: str, content: str) -> str:
-    """A tool result: a JSON object keeps its fields, anything else becomes `{value:...}`."""
-    try:
-        decoded: Any = json.loads(content)
-    except ValueError:
-        decoded = content
-    body = decoded if isinstance(decoded, dict) else {"value": decoded}
-    return f"{RESPONSE_START}response:{tool_name}{_value(body)}{RESPONSE_END}"
+    """A tool result, always as its text: `response:NAME{value:<escape>TEXT<escape>}`.
+
+    The text is not decoded even when it is JSON: clients send results as strings, and a chat template
+    (Jinja) cannot decode JSON, so this is the one form that training, EdgeFabric's runtime, llama.cpp
+    and transformers all write the same (issue 14, item 1).
+    """
+    return f"{RESPONSE_START}response:{tool_name}{{value:{_string(content)}}}{RESPONSE_END}"
 
 
 def render_assistant(message: Message) -> str:
@@ -366,3 +380,17 @@ def parse(output: str) -> ParseResult:
             result.errors.append(ParseError(message, output[start:pos]))
     result.text = _visible_text("".join(text_parts))
     return result
+
+
+def call_grammar(tools: Sequence[ToolSpec], *, mode: GrammarMode, max_calls: int) -> str:
+    """The GBNF grammar of this format's calls (functiongemma_grammar.py)."""
+    from edgefabric.runtime.formats.functiongemma_grammar import call_grammar as build
+
+    return build(tools, mode=mode, max_calls=max_calls)
+
+
+def chat_template() -> str:
+    """The exported Jinja chat template (functiongemma.jinja, beside this module): renders what `render` renders."""
+    return (
+        files(__package__ or "edgefabric.runtime.formats").joinpath("functiongemma.jinja").read_text(encoding="utf-8")
+    )

@@ -20,23 +20,29 @@
     RESULT
     </tool_response><|im_end|>
 
-As in Qwen3's own template, reasoning (`<think>...</think>`) is kept only on
-assistant turns after the last user turn, the last assistant turn always carries
-a (possibly empty) think block, and the generation prompt of non-thinking mode
-(the default here, as small specialists answer directly) ends with an empty one. A literal `</tool_call>` inside arguments
-is written `<\\/tool_call>` (a JSON escape of `/`), so block-splitting parsers
-such as llama.cpp's never cut a call short.
+Training text equals inference text (issue 14): every assistant turn opens with a
+think block, its reasoning or an empty one, so the text before any assistant turn
+is exactly the generation prompt (`render(history, add_generation_prompt=True)`):
+non-thinking mode (the default, as small specialists answer directly) ends with
+the empty block, thinking mode with `<|im_start|>assistant\n`, and a turn with
+reasoning is that mode's continuation. This differs from Qwen3's own template, which
+drops think blocks from turns before the last user turn: a turn's text there depends
+on later messages, so no prefix of a training text would be an inference prompt.
+A literal `</tool_call>` inside arguments is written `<\\/tool_call>` (a JSON escape
+of `/`), so block-splitting parsers such as llama.cpp's never cut a call short.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from importlib.resources import files
 from typing import Any
 
 from pydantic import ValidationError
 
 from edgefabric.runtime.formats.base import ParseError, ParseResult, Segment
+from edgefabric.runtime.formats.gbnf import GrammarMode, json_call_grammar
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 name = "qwen3"
@@ -48,6 +54,8 @@ CALL_END = "</tool_call>"
 THINK_START = "<think>"
 THINK_END = "</think>"
 ENDOFTEXT = "<|endoftext|>"
+bos_token = ""
+eos_token = IM_END
 
 special_tokens: tuple[str, ...] = ()  # all of these are already in Qwen3's vocabulary
 stop_sequences: tuple[str, ...] = (IM_END, ENDOFTEXT)
@@ -111,17 +119,15 @@ def segments(
     rest = list(messages)
     system = rest.pop(0) if rest and rest[0].role in ("system", "developer") else None
     out = [Segment(_system_block(system, tools), False)] if (system is not None or tools) else []
-    last_user = max((i for i, m in enumerate(rest) if m.role == "user"), default=-1)
 
     for index, message in enumerate(rest):
         previous = rest[index - 1].role if index > 0 else None
         following = rest[index + 1].role if index + 1 < len(rest) else None
         if message.role == "assistant":
             out.append(Segment(f"{IM_START}assistant\n", False))
-            if index > last_user and (following is None or message.reasoning):
-                # reasoning is the model's own text; an empty think block is only the template's
-                out.append(Segment(_think_block(message.reasoning), bool(message.reasoning)))
-                message = message.model_copy(update={"content": (message.content or "").lstrip("\n")})
+            # Reasoning is the model's own text; an empty think block is the generation prompt's.
+            out.append(Segment(_think_block(message.reasoning), bool(message.reasoning)))
+            message = message.model_copy(update={"content": (message.content or "").lstrip("\n")})
             out.append(Segment(render_assistant(message), True))
             out.append(Segment(IM_END, True))
             out.append(Segment("\n", False))
@@ -209,3 +215,21 @@ def parse(output: str) -> ParseResult:
     text = "".join(text_parts).split(IM_END, 1)[0].replace(ENDOFTEXT, "")
     result.text = text.strip()
     return result
+
+
+def call_grammar(tools: Sequence[ToolSpec], *, mode: GrammarMode, max_calls: int) -> str:
+    """The GBNF grammar of `<tool_call>` blocks; the arguments' part is llama-cpp-python's converter's."""
+    return json_call_grammar(
+        tools,
+        head=lambda tool: f'{CALL_START}\n{{"name": {_json(tool.name)}, "arguments": ',
+        tail=f"}}\n{CALL_END}",
+        separator="\n",
+        answer="[^<\\n] [^<]*",
+        mode=mode,
+        max_calls=max_calls,
+    )
+
+
+def chat_template() -> str:
+    """The exported Jinja chat template (qwen3.jinja, beside this module): renders what `render` renders."""
+    return files(__package__ or "edgefabric.runtime.formats").joinpath("qwen3.jinja").read_text(encoding="utf-8")

@@ -26,6 +26,29 @@ from edgefabric.schemas import ToolSpec
 FORMAT: Literal["edgefabric.mcp-toolset"] = "edgefabric.mcp-toolset"
 
 
+class RejectedTool(BaseModel):
+    """A server's tool that import left out, and the rule it broke."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    rule: str
+
+
+def _broken_rule(tool: Any, error: ValidationError) -> str:
+    """The rule a tool breaks, in words a user can act on (the first one pydantic found)."""
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if field == "name":
+        name = str(tool.name)
+        if len(name) > 64:
+            return f"its name is {len(name)} characters; tool names are at most 64 (as OpenAI's function names)"
+        return "its name must start with a letter or '_' and hold only letters, digits, '_', '.' and '-'"
+    if field == "parameters":
+        return f"its input schema cannot be used: {first['msg']}"
+    return f"{field or 'the tool'}: {first['msg']}"
+
+
 class McpToolSet(BaseModel):
     """The file `edgefabric tools import --mcp` writes."""
 
@@ -39,6 +62,7 @@ class McpToolSet(BaseModel):
     server: str = ""
     imported_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     tools: list[ToolSpec]
+    rejected: list[RejectedTool] = Field(default_factory=list)
 
 
 def _server_parameters(command: list[str], env: dict[str, str]) -> Any:
@@ -70,7 +94,12 @@ async def _list_tools(command: list[str], env: dict[str, str]) -> tuple[str, lis
 
 
 def import_mcp(command: str, name: str | None = None, timeout_s: float = 60.0) -> McpToolSet:
-    """Start the server, list its tools and return them as a tool set (the server is then stopped)."""
+    """Start the server, list its tools and return them as a tool set (the server is then stopped).
+
+    A tool EdgeFabric cannot use (a name over 64 characters, an input schema that is not an object schema)
+    is left out and listed in `rejected` with the rule it broke; the others are kept. Raises
+    EdgeFabricError when the server cannot be listed or has no usable tool.
+    """
     argv = shlex.split(command)
     if not argv:
         raise EdgeFabricError("the MCP server command is empty", 'pass it quoted, e.g. --mcp "npx -y some-server"')
@@ -89,18 +118,19 @@ def import_mcp(command: str, name: str | None = None, timeout_s: float = 60.0) -
             f"could not list the tools of the MCP server `{command}`: {type(exc).__name__}: {exc}",
             "check the command runs on its own and speaks MCP over stdio",
         ) from None
-    specs = []
+    specs, rejected = [], []
     for tool in tools:
         try:
             specs.append(ToolSpec(name=tool.name, description=tool.description or "", parameters=tool.input_schema))
         except ValidationError as exc:
-            raise EdgeFabricError(
-                f"MCP tool {tool.name!r} cannot be used: {exc.errors()[0]['msg']}",
-                "EdgeFabric needs tool names of letters, digits, '_', '.', '-' and an object input schema",
-            ) from None
+            rejected.append(RejectedTool(name=str(tool.name), rule=_broken_rule(tool, exc)))
     if not specs:
-        raise EdgeFabricError(f"the MCP server `{command}` offers no tools", "import a server that has tools")
-    return McpToolSet(name=set_name, command=argv, server=server, tools=specs)
+        reasons = "; ".join(f"{r.name!r}: {r.rule}" for r in rejected)
+        raise EdgeFabricError(
+            f"the MCP server `{command}` offers no usable tools" + (f" ({reasons})" if reasons else ""),
+            "import a server that has tools EdgeFabric can use",
+        )
+    return McpToolSet(name=set_name, command=argv, server=server, tools=specs, rejected=rejected)
 
 
 def save_mcp(toolset: McpToolSet, path: Path) -> Path:

@@ -13,7 +13,7 @@ import pytest
 from edgefabric.errors import EdgeFabricError
 from edgefabric.export.gguf import convert, export_gguf, quantize
 from edgefabric.export.source import inspect_source
-from edgefabric.export.templates import chat_template
+from edgefabric.runtime.formats.templates import chat_template
 
 
 def _metadata(path: Path) -> dict[str, object]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edgefabric.export.run import export_model
-from edgefabric.export.templates import chat_template
+from edgefabric.runtime.formats.templates import chat_template
 
 
 def _vocabulary(path: Path) -> tuple[list[object], list[object], list[object]]:

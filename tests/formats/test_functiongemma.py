@@ -43,7 +43,7 @@ def test_call_result_and_answer_share_one_model_turn() -> None:
     expected = (
         PROMPT
         + "<start_function_call>call:get_weather{location:<escape>Paris<escape>}<end_function_call>"
-        + "<start_function_response>response:get_weather{temperature:15,weather:<escape>sunny<escape>}"
+        + '<start_function_response>response:get_weather{value:<escape>{"temperature": 15, "weather": "sunny"}<escape>}'
         + "<end_function_response>It is sunny and 15 °C in Paris.<end_of_turn>\n"
     )
     assert fg.render(conversation(), [WEATHER]) == expected
@@ -106,12 +106,34 @@ def test_a_literal_escape_token_inside_a_string_is_written_reversibly() -> None:
     assert fg.parse(rendered).tool_calls[0].arguments == call.arguments
 
 
-def test_non_object_tool_results_are_wrapped_in_value() -> None:
+def test_tool_results_are_written_as_their_text() -> None:
+    """Issue 14, item 1: a JSON result is not decoded, so clients' string results give the training text."""
     assert fg.render_response("f", "plain text") == (
         "<start_function_response>response:f{value:<escape>plain text<escape>}<end_function_response>"
     )
-    assert (
-        fg.render_response("f", "[1, 2]") == "<start_function_response>response:f{value:[1,2]}<end_function_response>"
+    assert fg.render_response("f", '{"result": 3.1}') == (
+        '<start_function_response>response:f{value:<escape>{"result": 3.1}<escape>}<end_function_response>'
+    )
+    assert fg.render_response("f", "a <escape> b") == (
+        "<start_function_response>response:f{value:<escape>a <\\escape> b<escape>}<end_function_response>"
+    )
+
+
+def test_declarations_inline_refs_and_quote_odd_property_names() -> None:
+    """Issue 14, item 6: `$defs`/`$ref` are inlined in the format's own style, not printed raw."""
+    tool = ToolSpec(
+        name="page",
+        parameters={
+            "type": "object",
+            "$defs": {"Size": {"type": "integer", "title": "Size"}},
+            "properties": {"page size": {"$ref": "#/$defs/Size"}, "sort": {"type": "string", "nullable": True}},
+            "required": ["page size"],
+        },
+    )
+    assert fg.render_declaration(tool) == (
+        "<start_function_declaration>declaration:page{parameters:{properties:{<escape>page size<escape>:"
+        "{type:<escape>INTEGER<escape>},sort:{type:[<escape>STRING<escape>,<escape>NULL<escape>]}},"
+        "required:[<escape>page size<escape>],type:<escape>OBJECT<escape>}}<end_function_declaration>"
     )
 
 
@@ -149,4 +171,4 @@ def test_only_model_written_text_is_trainable() -> None:
         "It is sunny and 15 °C in Paris.<end_of_turn>"
     )
     context = "".join(p.text for p in pieces if not p.trainable)
-    assert "temperature:15" in context and "declaration:get_weather" in context
+    assert '"temperature": 15' in context and "declaration:get_weather" in context

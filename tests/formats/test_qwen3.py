@@ -46,7 +46,7 @@ def test_full_conversation_layout() -> None:
     expected = (
         SYSTEM
         + "<|im_start|>user\nWeather in Paris and Rome?<|im_end|>\n"
-        + "<|im_start|>assistant\n"
+        + "<|im_start|>assistant\n<think>\n\n</think>\n\n"
         + '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Paris"}}\n</tool_call>\n'
         + '<tool_call>\n{"name": "get_weather", "arguments": {"location": "Rome"}}\n</tool_call><|im_end|>\n'
         + '<|im_start|>user\n<tool_response>\n{"temperature": 15}\n</tool_response>\n'
@@ -66,16 +66,18 @@ def test_generation_prompt_without_and_with_thinking() -> None:
     )
 
 
-def test_reasoning_is_kept_only_after_the_last_user_turn() -> None:
+def test_every_assistant_turn_keeps_its_think_block() -> None:
+    """Unlike Qwen3's own template (which drops reasoning before the last user turn), a turn's text never
+    depends on later messages, so each training prefix is an inference prompt (issue 14, item 2)."""
     messages = [
         Message(role="user", content="a"),
         Message(role="assistant", content="A", reasoning="old thoughts"),
         Message(role="user", content="b"),
-        Message(role="assistant", content="B", reasoning="new thoughts"),
+        Message(role="assistant", content="B"),
     ]
     text = qwen3.render(messages, [])
-    assert "old thoughts" not in text
-    assert "<|im_start|>assistant\n<think>\nnew thoughts\n</think>\n\nB<|im_end|>" in text
+    assert "<|im_start|>assistant\n<think>\nold thoughts\n</think>\n\nA<|im_end|>" in text
+    assert "<|im_start|>assistant\n<think>\n\n</think>\n\nB<|im_end|>" in text
 
 
 def test_closing_tag_inside_arguments_is_escaped_and_round_trips() -> None:

@@ -36,6 +36,15 @@ def divide(a: float, b: float) -> float:
     return a / b
 
 
+LONG_NAME = "summarise_the_quarterly_revenue_report_for_every_region_and_product"  # 67 characters
+
+
+@server.tool(name=LONG_NAME)
+def long_named() -> str:
+    """A tool whose name breaks the 64-character limit (issue 14, item 8)."""
+    return "never imported"
+
+
 @server.tool()
 def crash() -> int:
     """Fail with an unexpected exception."""

@@ -15,6 +15,7 @@ from edgefabric.runtime.sandbox import load_toolbox
 from edgefabric.runtime.sandbox.mcp_tools import import_mcp, load_mcp, save_mcp
 
 SERVER = Path(__file__).resolve().parent / "mcp_server.py"
+LONG_NAME = "summarise_the_quarterly_revenue_report_for_every_region_and_product"
 COMMAND = shlex.join([sys.executable, str(SERVER)])
 
 
@@ -28,6 +29,10 @@ def test_import_lists_the_servers_tools(mcp_file: Path) -> None:
     toolset = load_mcp(mcp_file)
     assert toolset.name == "demo" and toolset.server.startswith("edgefabric-test-server")
     assert {spec.name for spec in toolset.tools} == {"add", "shout", "bump", "divide", "crash"}
+    # Issue 14, item 8: one tool over the 64-character name limit is left out and reported, not fatal.
+    assert [(r.name, r.rule) for r in toolset.rejected] == [
+        (LONG_NAME, "its name is 67 characters; tool names are at most 64 (as OpenAI's function names)")
+    ]
     add = next(spec for spec in toolset.tools if spec.name == "add")
     assert add.description == "Add two whole numbers."
     assert add.parameters["required"] == ["a", "b"] and add.parameters["properties"]["a"]["type"] == "integer"
@@ -77,6 +82,7 @@ def test_cli_import_writes_a_tool_set(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "OUTSIDE the WebAssembly sandbox" in result.stderr
+    assert f"left out: {LONG_NAME}: its name is 67 characters" in result.stderr
     assert json.loads(output.read_text())["format"] == "edgefabric.mcp-toolset"
     called = subprocess.run(
         [sys.executable, "-m", "edgefabric.cli", "tools", "call", str(output), "add", '{"a": 3, "b": 4}'],
