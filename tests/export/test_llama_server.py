@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from edgefabric.export.gguf import export_gguf
-from edgefabric.export.parity import PROBE_TOOLS
+from edgefabric.export.probes import PROBE_TOOLS
 from edgefabric.export.source import inspect_source
 from edgefabric.runtime.formats import get_format
 from edgefabric.schemas import Message, ToolSpec

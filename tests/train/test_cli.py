@@ -65,6 +65,7 @@ def test_train_command_error_is_a_message_not_a_traceback(
             "1 does not fit the chat format (functiongemma)",
         ),
     ],
+    ids=["empty", "blank-lines", "unreadable", "wrong-format"],  # the record holds a timestamp: ids must not
 )
 def test_train_on_an_empty_split_fails_at_once_naming_the_file(
     tmp_path: Path,
