@@ -65,7 +65,7 @@ def test_train_command_error_is_a_message_not_a_traceback(
             "1 does not fit the chat format (functiongemma)",
         ),
     ],
-    ids=["empty", "blank-lines", "unreadable", "wrong-format"],  # the record holds a timestamp: ids must not
+    ids=["empty", "blank-lines", "unreadable", "wrong-format"],  # fixed ids: the record holds a timestamp
 )
 def test_train_on_an_empty_split_fails_at_once_naming_the_file(
     tmp_path: Path,
