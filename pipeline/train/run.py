@@ -168,6 +168,10 @@ def _train(config: ProjectConfig, data_dir: Path, layout: RunLayout, resume: boo
     choice = resolve_backend(cfg.backend)
     on_event(Note(STAGE, f"backend {choice.name}: {choice.reason}"))
     backend = make_backend(choice, cfg.precision)
+    if getattr(backend, "device", None) == "cpu":
+        from edgefabric.pipeline.train.backends import limit_shape_caches
+
+        limit_shape_caches()
     fmt = get_format(config.model.family)
     model_dir = resolve_hf_folder(config.model.base, on_event=on_event)
 
