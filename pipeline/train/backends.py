@@ -139,7 +139,7 @@ def cpu_threads(requested: int | None, *, cores: int, load: float) -> tuple[int,
 # compiled kernel, with its buffers, per matrix shape they have seen, up to 1,024 each. Padding-free batches
 # give every step new shapes: on the demo's data `edgefabric train` grew by ~24 MB a step until the caches
 # filled (+620 MB by step 28). With both caches off, a loop of the 270M's products over new shapes grew
-# by nothing instead of ~10 MB an iteration, at the same speed (bench/README.md, training memory).
+# by nothing instead of ~10 MB an iteration; a demo step took ~13% longer (README, "Memory on CPU").
 SHAPE_CACHE_SETTINGS = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "0", "LRU_CACHE_CAPACITY": "1"}
 
 
