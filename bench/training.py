@@ -15,7 +15,9 @@ adds and trains (their embedding rows; Gemma ties the output layer to them).
   Installed next to the venv with `pip install --no-deps --target .cache/unsloth-pkgs
   unsloth unsloth_zoo` (it pins transformers <= 5.17 and trl <= 1.15, older than
   ours); the row says why when it cannot run.
-- edgefabric: `pipeline.train.train` with its defaults for this machine.
+- edgefabric: `pipeline.train.train` with its defaults for this machine, merged/
+  included (so its peak RSS covers the merge); edgefabric+gc the same with
+  `training.gradient_checkpointing` on, as the demo trains.
 
 Each side runs in its own process (its own peak RSS, VmHWM, and threads), one after
 the other. Tokens/s = real tokens (padding excluded) the trainer saw / trainer.train()
@@ -26,7 +28,7 @@ Model: EDGEFABRIC_BENCH_MODEL=embedded (default), the embedded Gemma 3 270M
 (hidden 256, 4 layers, 600-token vocabulary) for a quick look. EDGEFABRIC_BENCH_STEPS
 sets the steps per side (default 8), EDGEFABRIC_BENCH_THREADS the torch threads
 (default: EdgeFabric's rule, the cores other work leaves free, decided once before
-the first side and used by all), EDGEFABRIC_BENCH_SIDES a comma list (default all three).
+the first side and used by all), EDGEFABRIC_BENCH_SIDES a comma list (default all four).
 Run: `.venv/bin/python -m bench.training`; writes bench/results/training.json
 (each finished row at once, so a timeout keeps what was measured).
 """
@@ -40,16 +42,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+SIDE_NAMES = ("plain TRL", "Unsloth", "edgefabric", "edgefabric+gc")
 RESULTS = ROOT / "bench" / "results" / "training.json"
 UNSLOTH_DIR = ROOT / ".cache" / "unsloth-pkgs"
 MODEL = os.environ.get("EDGEFABRIC_BENCH_MODEL", "embedded")
 STEPS = int(os.environ.get("EDGEFABRIC_BENCH_STEPS", "8"))
 THREADS = os.environ.get("EDGEFABRIC_BENCH_THREADS")  # unset: each side gets EdgeFabric's free-cores rule
-SIDES = tuple(os.environ.get("EDGEFABRIC_BENCH_SIDES", "plain TRL,Unsloth,edgefabric").split(","))
+SIDES = tuple(os.environ.get("EDGEFABRIC_BENCH_SIDES", ",".join(SIDE_NAMES)).split(","))
 FAMILY = "functiongemma"
 BATCH = 2
 LR = 2e-4
@@ -58,15 +62,32 @@ LORA = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "k_p
 LOSS_STEPS = tuple(s for s in (1, 2, 4, 8, 16, 32) if s <= STEPS)
 
 
-def _shared_sft_args(out: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Settings:
+    """What every side trains with (bench.learning uses the demo's)."""
+
+    steps: int = STEPS
+    batch: int = BATCH
+    learning_rate: float = LR
+    scheduler: str = "constant"
+    warmup_ratio: float = 0.0
+    seed: int = SEED
+
+
+BENCH = Settings()
+
+
+def _shared_sft_args(out: Path, settings: Settings) -> dict[str, Any]:
     """The SFTConfig settings every trainer side shares (steps, batch, schedule, seed, logging)."""
     return {
         "output_dir": str(out),
-        "max_steps": STEPS,
-        "per_device_train_batch_size": BATCH,
-        "learning_rate": LR,
-        "lr_scheduler_type": "constant",
-        "seed": SEED,
+        "max_steps": settings.steps,
+        "per_device_train_batch_size": settings.batch,
+        "learning_rate": settings.learning_rate,
+        "lr_scheduler_type": settings.scheduler,
+        "warmup_steps": settings.warmup_ratio,  # transformers 5: a value below 1 is a ratio of the steps
+        "seed": settings.seed,
+        "data_seed": settings.seed,
         "logging_steps": 1,
         "save_strategy": "no",
         "report_to": [],
@@ -94,16 +115,6 @@ def _model_dir(work: Path) -> Path:
     return resolve_hf_folder(EMBEDDED_GEMMA)
 
 
-def _peak_rss_mb() -> float:
-    """This process's own peak resident memory (VmHWM; ru_maxrss would include a parent's after fork)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _encoded(model_dir: Path, samples: list[Any]) -> tuple[Any, list[dict[str, Any]], list[int]]:
     """The tokenizer with the control tokens added, the encoded rows, and the new token ids."""
     from transformers import AutoTokenizer
@@ -121,15 +132,18 @@ def _losses(log_history: list[dict[str, Any]]) -> list[float]:
     return [float(h["loss"]) for h in log_history if "loss" in h]
 
 
-def side_plain(model_dir: Path, samples: list[Any], work: Path) -> dict[str, Any]:
-    """What a user writes by hand with TRL and PEFT (see the module doc for its one change)."""
+def side_plain(
+    model_dir: Path, samples: list[Any], work: Path, settings: Settings = BENCH, merged: Path | None = None
+) -> dict[str, Any]:
+    """What a user writes by hand with TRL and PEFT (see the module doc for its one change); with `merged`,
+    also PEFT's `merge_and_unload` saved there with the tokenizer (what such a user exports)."""
     import datasets
     import torch
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, Trainer, set_seed
     from trl import SFTConfig, SFTTrainer
 
-    set_seed(SEED)
+    set_seed(settings.seed)
     tokenizer, rows, new_ids = _encoded(model_dir, samples)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.resize_token_embeddings(len(tokenizer))
@@ -139,7 +153,9 @@ def side_plain(model_dir: Path, samples: list[Any], work: Path) -> dict[str, Any
             self._total_train_tokens += int(inputs["attention_mask"].sum().item())
             return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
-    args = SFTConfig(**_shared_sft_args(work / "plain"), use_cpu=True, bf16=False, gradient_checkpointing=False)
+    args = SFTConfig(
+        **_shared_sft_args(work / "plain", settings), use_cpu=True, bf16=False, gradient_checkpointing=False
+    )
     lora = LORA
     peft = LoraConfig(
         r=lora["r"],
@@ -156,6 +172,12 @@ def side_plain(model_dir: Path, samples: list[Any], work: Path) -> dict[str, Any
         peft_config=peft,
     )
     result = trainer.train()
+    if merged is not None:
+        from edgefabric.pipeline.train.templates import chat_template_for
+
+        trainer.model.merge_and_unload().save_pretrained(merged)
+        tokenizer.chat_template = chat_template_for(FAMILY, tokenizer)
+        tokenizer.save_pretrained(merged)
     return {
         "tokens": int(trainer._total_train_tokens),
         "train_s": result.metrics["train_runtime"],
@@ -196,7 +218,7 @@ def side_unsloth(model_dir: Path, samples: list[Any], work: Path) -> dict[str, A
         use_gradient_checkpointing=False,
         modules_to_save=["embed_tokens", "lm_head"],
     )
-    args = SFTConfig(**_shared_sft_args(work / "unsloth"))
+    args = SFTConfig(**_shared_sft_args(work / "unsloth", BENCH))
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer
     )
@@ -208,7 +230,16 @@ def side_unsloth(model_dir: Path, samples: list[Any], work: Path) -> dict[str, A
     }
 
 
-def side_edgefabric(model_dir: Path, samples: list[Any], work: Path) -> dict[str, Any]:
+def side_edgefabric(
+    model_dir: Path,
+    samples: list[Any],
+    work: Path,
+    settings: Settings = BENCH,
+    run_dir: Path | None = None,
+    checkpointing: bool = False,
+) -> dict[str, Any]:
+    """`edgefabric train` into `run_dir` (default: under `work`), merged/ included, so its peak RSS covers
+    the merge step as a user's run does; `checkpointing` is training.gradient_checkpointing (the demo's)."""
     from edgefabric.config import ProjectConfig
     from edgefabric.dataset import append_samples
     from edgefabric.pipeline.train import train
@@ -219,20 +250,21 @@ def side_edgefabric(model_dir: Path, samples: list[Any], work: Path) -> dict[str
         {
             "model": {"family": FAMILY, "base": str(model_dir)},
             "training": {
-                "max_steps": STEPS,
-                "batch_size": BATCH,
-                "learning_rate": LR,
-                "seed": SEED,
+                "max_steps": settings.steps,
+                "batch_size": settings.batch,
+                "learning_rate": settings.learning_rate,
+                "seed": settings.seed,
                 "lora": LORA,
                 "threads": int(os.environ["EDGEFABRIC_BENCH_THREADS"]),
-                "merge": False,
+                "merge": True,
                 "save_every": None,
-                "lr_scheduler": "constant",
-                "warmup_ratio": 0.0,
+                "lr_scheduler": settings.scheduler,
+                "warmup_ratio": settings.warmup_ratio,
+                "gradient_checkpointing": checkpointing,
             },
         }
     )
-    report = train(config, data, work / "run").report
+    report = train(config, data, run_dir or work / "run").report
     return {
         "tokens": report["tokens_seen"],
         "train_s": report["train_runtime_s"],
@@ -241,12 +273,23 @@ def side_edgefabric(model_dir: Path, samples: list[Any], work: Path) -> dict[str
     }
 
 
-SIDE_FUNCTIONS = {"plain TRL": side_plain, "Unsloth": side_unsloth, "edgefabric": side_edgefabric}
+def side_edgefabric_checkpointing(model_dir: Path, samples: list[Any], work: Path) -> dict[str, Any]:
+    return side_edgefabric(model_dir, samples, work, checkpointing=True)
+
+
+SIDE_FUNCTIONS = {
+    "plain TRL": side_plain,
+    "Unsloth": side_unsloth,
+    "edgefabric": side_edgefabric,
+    "edgefabric+gc": side_edgefabric_checkpointing,
+}
 
 
 def child(name: str, model_dir: Path, out: Path) -> None:
     """One side in this (fresh) process; writes its row as JSON to `out`."""
     import torch
+
+    from edgefabric.runtime.memory import peak_rss_mb
 
     torch.set_num_threads(int(os.environ["EDGEFABRIC_BENCH_THREADS"]))
     started = time.perf_counter()
@@ -254,7 +297,7 @@ def child(name: str, model_dir: Path, out: Path) -> None:
         row = SIDE_FUNCTIONS[name](model_dir, _samples(), Path(tmp))
     row["total_s"] = time.perf_counter() - started
     row["torch_threads"] = int(torch.get_num_threads())
-    row["peak_rss_mb"] = _peak_rss_mb()
+    row["peak_rss_mb"] = peak_rss_mb()
     out.write_text(json.dumps(row))
 
 
@@ -319,20 +362,20 @@ def _print(rows: list[dict[str, Any]]) -> None:
         f"load average now {os.getloadavg()[0]:.1f}"
     )
     losses = "".join(f"{'loss@' + str(s):>9}" for s in LOSS_STEPS)
-    header = f"{'trainer':<12}{'tokens':>7}{'tok/s':>8}{'s/step':>8}{'total s':>9}{'RSS MB':>8}{losses}{'ratio':>7}"
+    header = f"{'trainer':<14}{'tokens':>7}{'tok/s':>8}{'s/step':>8}{'total s':>9}{'RSS MB':>8}{losses}{'ratio':>7}"
     print(header)
     print("-" * len(header))
     for r in rows:
         if "error" in r:
-            print(f"{r['trainer']:<12} did not run: {r['error']}")
+            print(f"{r['trainer']:<14} did not run: {r['error']}")
             continue
         curve = "".join(f"{r['losses'][s - 1]:>9.3f}" if len(r["losses"]) >= s else f"{'-':>9}" for s in LOSS_STEPS)
         ratio = _ratio(r, rows)
         print(
-            f"{r['trainer']:<12}{r['tokens']:>7}{r['tokens_per_s']:>8.1f}{r['s_per_step']:>8.2f}{r['total_s']:>9.1f}"
+            f"{r['trainer']:<14}{r['tokens']:>7}{r['tokens_per_s']:>8.1f}{r['s_per_step']:>8.2f}{r['total_s']:>9.1f}"
             f"{r['peak_rss_mb']:>8.0f}{curve}{ratio:>7.2f}"
             if ratio is not None
-            else f"{r['trainer']:<12}{r['tokens']:>7}{r['tokens_per_s']:>8.1f}{r['s_per_step']:>8.2f}"
+            else f"{r['trainer']:<14}{r['tokens']:>7}{r['tokens_per_s']:>8.1f}{r['s_per_step']:>8.2f}"
             f"{r['total_s']:>9.1f}{r['peak_rss_mb']:>8.0f}{curve}"
         )
 

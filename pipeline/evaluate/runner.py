@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import resource
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -28,6 +26,7 @@ from edgefabric.pipeline.evaluate.scoring import (
 )
 from edgefabric.runtime.agent import Agent, AgentResult, Constrain
 from edgefabric.runtime.backends.base import Backend
+from edgefabric.runtime.memory import peak_rss_mb
 
 _RAW_LIMIT = 2000
 
@@ -62,19 +61,6 @@ class EvalReport(BaseModel):
     per_tool: dict[str, dict[str, Any]]
     worst: list[CaseScore]
     cases: list[CaseScore]
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. Linux's VmHWM first: it starts afresh at exec, whereas ru_maxrss
-    keeps the parent's peak across fork and exec (a child evaluating after training would report
-    the training's memory)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, bytes on macOS
 
 
 def score_case(case: EvalCase, result: AgentResult, task_ok: bool | None, *, sandbox: bool = False) -> CaseScore:
@@ -229,7 +215,7 @@ class Evaluator:
             formula=formula,
             baseline=baseline,
             summary=summary_line(counts, score, baseline["overall"]),
-            performance=performance_metrics(scores, wall, _peak_rss_mb()),
+            performance=performance_metrics(scores, wall, peak_rss_mb()),
             per_kind=breakdown(scores, "kind"),
             per_tool=breakdown(scores, "tool"),
             worst=worst(scores),

@@ -6,14 +6,9 @@ import time
 from typing import Any
 
 from edgefabric.events import EventSink, ItemDone, Progress
+from edgefabric.runtime.memory import rss_mb
 
 STAGE = "train"
-
-
-def rss_mb() -> float:
-    import psutil
-
-    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def release_freed_memory() -> None:

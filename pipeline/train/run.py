@@ -30,7 +30,8 @@ from edgefabric.pipeline.train.data import (
     encode_samples,
 )
 from edgefabric.pipeline.train.layout import RunLayout
-from edgefabric.pipeline.train.progress import STAGE, make_callback, release_freed_memory, rss_mb
+from edgefabric.pipeline.train.progress import STAGE, make_callback, release_freed_memory
+from edgefabric.runtime.memory import peak_rss_mb
 
 TRAIN_FILE = "train.jsonl"
 VAL_FILE = "val.jsonl"
@@ -218,6 +219,10 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
     choice = resolve_backend(cfg.backend)
     on_event(Note(STAGE, f"backend {choice.name}: {choice.reason}"))
     backend = make_backend(choice, cfg.precision)
+    if getattr(backend, "device", None) == "cpu":
+        from edgefabric.pipeline.train.backends import limit_shape_caches
+
+        limit_shape_caches()
     fmt = get_format(config.model.family)
     model_dir = resolve_hf_folder(config.model.base, on_event=on_event)
 
@@ -301,14 +306,17 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
     merged = None
     if cfg.merge:
         merged = layout.merged
-        if getattr(backend, "cpu_bf16", False):
-            # The frozen weights were bf16 for training; rounding small LoRA deltas into bf16 weights would lose
-            # them. Merge the saved adapter into a fresh float32 base instead (the training model freed first).
+        if backend.name == "trl":
+            # From the saved adapter into float32 weights (the frozen ones may have been bf16 for training, and
+            # rounding small LoRA deltas into bf16 would lose them), with the training model freed first.
             del trainer, model
             _release_memory()
-            _write_folder(merged, lambda path: _merge_from_adapter(layout.adapter, model_dir, path))
+            vocab = len(tokenizer)
+            _write_folder(merged, lambda path: _merge_saved_adapter(layout.adapter, model_dir, path, vocab, on_event))
         else:
-            _write_folder(merged, lambda path: _save_merged(trainer.model, tokenizer, model_dir, path))
+            from edgefabric.pipeline.train.merge import save_merged_model
+
+            _write_folder(merged, lambda path: save_merged_model(trainer.model, tokenizer, model_dir, path))
         on_event(ItemDone(STAGE, "merged", {"path": str(merged)}))
 
     losses = [h["loss"] for h in history if "loss" in h]
@@ -345,7 +353,8 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
         "tokens_seen": int(callback.last_tokens),
         "s_per_step": history[-1]["s_per_step"] if history else None,
         "tokens_per_s": history[-1]["tokens_per_s"] if history else None,
-        "peak_rss_mb": max([h["rss_mb"] for h in history] + [rss_mb()]),
+        # The process's peak (VmHWM): loading, training and the merge, not only the RSS at logged steps.
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "adapter": str(layout.adapter),
         "merged": str(merged) if merged else None,
         "history": history,
@@ -491,25 +500,12 @@ def _release_memory() -> None:
     release_freed_memory()
 
 
-def _merge_from_adapter(adapter: Path, base_dir: Path, path: Path) -> None:
-    """The adapter folder merged into a float32 copy of the base (resized to the adapter's tokenizer)."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _merge_saved_adapter(adapter: Path, base_dir: Path, path: Path, vocab_size: int, on_event: EventSink) -> None:
+    """The adapter folder merged into the base's float32 weights a tensor at a time (`merge`); through PEFT
+    in memory when the adapter uses what that does not implement (it says why)."""
+    from edgefabric.pipeline.train.merge import merge_adapter, merge_with_peft
 
-    tokenizer = AutoTokenizer.from_pretrained(adapter)
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    if base.get_input_embeddings().weight.shape[0] < len(tokenizer):
-        # The added rows' values come from the adapter (TrainableTokens), so their start values do not matter.
-        base.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-    _save_merged(PeftModel.from_pretrained(base, adapter), tokenizer, base_dir, path)
-
-
-def _save_merged(model: Any, tokenizer: Any, base_dir: Path, path: Path) -> None:
-    """Base + LoRA (+ new token rows) folded into plain weights: an HF folder anything can load."""
-    merged = model.merge_and_unload()
-    merged.save_pretrained(path, safe_serialization=True)
-    tokenizer.save_pretrained(path)
-    # GGUF conversion of a SentencePiece model needs the original tokenizer.model next to tokenizer.json.
-    if (base_dir / "tokenizer.model").exists():
-        shutil.copy2(base_dir / "tokenizer.model", path / "tokenizer.model")
+    reason = merge_adapter(adapter, base_dir, path, vocab_size)
+    if reason is not None:
+        on_event(Note(STAGE, f"merging in memory with PEFT: {reason}"))
+        merge_with_peft(adapter, base_dir, path)

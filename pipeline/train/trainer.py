@@ -8,18 +8,21 @@ declarations and the request are most of the sequence. So, with the TRL backend:
 - Batches are padding-free (TRL's `padding_free=True`): the samples of a batch are
   flattened into one row with `position_ids`, from which transformers builds the
   block-diagonal causal mask, so no padding is computed.
-- The loss comes from the model's own forward with `logits_to_keep` set to the
-  positions whose next token is labelled (transformers' own argument), so the
-  output layer and the cross-entropy run on those positions only. Going through
-  the layer itself keeps PEFT's TrainableTokens in the path: the rows of added
-  control tokens receive their gradients.
+- The loss runs the output layer and the cross-entropy only on the positions whose
+  next token is labelled (what transformers' `logits_to_keep` does inside the
+  model's forward), and a chunk of positions at a time, each chunk recomputed in
+  the backward, so the 262k-wide logits of a whole batch never exist at once (on
+  the demo's data they were ~20 bytes x 262k per labelled position, up to 1.5 GB a
+  step). Going through the layer itself keeps PEFT's TrainableTokens in the path:
+  the rows of added control tokens receive their gradients.
 
 Why not TRL's fused LM head (its default loss in 1.16): on CPU it scores every
 position (it compacts to labelled positions only on Triton devices), and it
 multiplies by `lm_head.weight` directly, which skips the TrainableTokens deltas
 of a wrapped (on Gemma: tied) output layer. Liger's fused linear cross-entropy
-needs Triton (GPU). `tests/train/test_fast_loss.py` checks values and gradients
-against the model's own full-logits loss.
+needs Triton (GPU); so the chunking is written here, with torch's checkpoint doing
+the recomputation. `tests/train/test_fast_loss.py` checks values and gradients
+against the model's own full-logits loss, in one chunk and in several.
 """
 
 from __future__ import annotations
@@ -27,25 +30,40 @@ from __future__ import annotations
 from typing import Any
 
 IGNORE = -100
+# Logits a chunk of the loss holds at once (positions x vocabulary): 2^23, 32 positions of Gemma's 262k
+# vocabulary. With the copies the cross-entropy and its backward make, a chunk peaks at ~16 bytes a logit
+# (~135 MB). On the demo's 4 longest samples (391 labelled positions) the step peaked 233 MiB lower than with
+# 64 positions a chunk, and no slower.
+CHUNK_LOGITS = 1 << 23
 
 
-def labelled_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> tuple[Any, Any]:
-    """Mean next-token cross-entropy over the labelled positions, logits computed only there.
+def labelled_loss(
+    model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None, chunk_logits: int = CHUNK_LOGITS
+) -> tuple[Any, Any]:
+    """Mean next-token cross-entropy over the labelled positions, logits computed only there, a chunk at a time.
 
     `inputs` holds `input_ids` (batch, seq), `labels` (batch, seq; -100 where no loss),
     and `attention_mask` or `position_ids` (batch, seq). The logits at position t
     predict `labels[:, t + 1]`, as in the model's own loss. The positions kept are
     the union over the batch (exact for a padding-free batch of one row).
 
+    The model's decoder runs once; its output layer and the cross-entropy then run on
+    chunks of at most `chunk_logits` logits (positions x vocabulary), each under
+    `torch.utils.checkpoint`, so only one chunk's logits exist at a time, in the
+    forward and in the backward (which recomputes that chunk's logits). The output
+    layer is called as a module, so PEFT's TrainableTokens rows (`token_rows`) get
+    their gradients; Gemma's final logit soft-capping is applied as the model does.
+
     The sum of the per-token losses is divided by `num_items_in_batch` when given
     (the trainer's count over all accumulated micro-batches, as transformers'
     loss does), else by the number of labelled tokens (at least 1).
 
-    Returns `(loss, outputs)`: a scalar tensor, and the model output whose `logits`
-    are (batch, kept positions, vocabulary). Raises KeyError without `labels`.
+    Returns `(loss, outputs)`: a scalar tensor, and the decoder's output (its
+    `last_hidden_state` is (batch, seq, hidden); no logits are kept). Raises
+    KeyError without `labels`.
     """
     import torch
-    import torch.nn.functional as F
+    from torch.utils.checkpoint import checkpoint
 
     model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
     labels = inputs["labels"]
@@ -55,14 +73,30 @@ def labelled_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = 
     if keep.numel() == 0:
         # Nothing to learn in this batch: one position keeps the graph connected, and the loss is an exact zero.
         keep = torch.zeros(1, dtype=torch.long, device=labels.device)
-    outputs = model(**model_inputs, use_cache=False, logits_to_keep=keep)
-    logits = outputs.logits
-    kept_targets = targets[:, keep]
-    loss = F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), kept_targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    outputs = causal_lm.get_decoder()(**model_inputs, use_cache=False)
+    hidden = outputs.last_hidden_state[:, keep].reshape(-1, outputs.last_hidden_state.shape[-1])
+    kept_targets = targets[:, keep].reshape(-1)
+    head = causal_lm.get_output_embeddings()
+    softcap = getattr(causal_lm.config, "final_logit_softcapping", None)
+    step = max(1, chunk_logits // head.weight.shape[0])
+    loss = sum(
+        checkpoint(_chunk_loss, head, softcap, hidden[i : i + step], kept_targets[i : i + step], use_reentrant=False)
+        for i in range(0, hidden.shape[0], step)
     )
     count = num_items_in_batch if num_items_in_batch is not None else labelled.sum().clamp(min=1)
     return loss / torch.as_tensor(count, device=loss.device), outputs
+
+
+def _chunk_loss(head: Any, softcap: float | None, hidden: Any, targets: Any) -> Any:
+    """Summed cross-entropy of one chunk: `hidden` (positions, hidden size), `targets` (positions,)."""
+    import torch
+    import torch.nn.functional as F
+
+    logits = head(hidden)
+    if softcap is not None:  # Gemma 2/3's final_logit_softcapping, as their CausalLM forward applies it
+        logits = torch.tanh(logits / softcap) * softcap
+    return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="sum")
 
 
 def sft_trainer_class(loss: str) -> Any:

@@ -65,7 +65,12 @@ def _grads(model: Any) -> dict[str, Any]:
 
 
 # sliding_window 8: shorter than every sample, so the packed block-diagonal mask must combine with the window.
-@pytest.mark.parametrize("config", [{}, {"sliding_window": 8}], ids=["full-window", "sliding-8"])
+# final_logit_softcapping: Gemma 2's (Gemma 3 270M has none), which the chunked loss applies as the model does.
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"sliding_window": 8}, {"final_logit_softcapping": 3.0}],
+    ids=["full-window", "sliding-8", "softcap"],
+)
 def test_labelled_loss_matches_full_logits_padded_and_packed(tiny_gemma: Path, config: dict[str, Any]) -> None:
     import torch
     from transformers import AutoTokenizer
@@ -82,16 +87,26 @@ def test_labelled_loss_matches_full_logits_padded_and_packed(tiny_gemma: Path, c
     reference.backward()
     grads_ref = _grads(model)
 
-    fast_padded, outputs = labelled_loss(model, padded)
+    head = model.get_base_model().get_output_embeddings()
+    seen: list[int] = []  # positions the output layer computes logits for, per call (backward recomputes)
+    hook = head.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    fast_padded, _ = labelled_loss(model, padded)
     labelled = int((padded["labels"][:, 1:] != -100).any(0).sum())
-    assert outputs.logits.shape[1] == labelled < padded["input_ids"].shape[1] // 2  # logits only where labelled
+    assert sum(seen) == len(rows) * labelled  # logits only where labelled, in one chunk (a tiny vocabulary)
+    assert labelled < padded["input_ids"].shape[1] // 2
     fast_padded.backward()
     grads_padded = _grads(model)
 
     packed = _packed(rows)
     assert "attention_mask" not in packed and packed["input_ids"].shape[0] == 1
-    fast_packed, _ = labelled_loss(model, packed)
+    seen.clear()
+    vocab = head.weight.shape[0]
+    fast_packed, _ = labelled_loss(model, packed, chunk_logits=5 * vocab)  # chunks of 5 positions
+    packed_labelled = int((packed["labels"][:, 1:] != -100).sum())
+    assert len(seen) == -(-packed_labelled // 5) > 2 and sum(seen) == packed_labelled
     fast_packed.backward()
+    assert len(seen) == 2 * -(-packed_labelled // 5)  # each chunk's logits recomputed in the backward
+    hook.remove()
     grads_packed = _grads(model)
 
     torch.testing.assert_close(fast_padded, reference, rtol=1e-5, atol=1e-6)
