@@ -171,12 +171,19 @@ class OnnxQuantization(_Section):
     block_size: Literal[16, 32, 64, 128, 256] = 32
     accuracy_level: Literal[1, 2, 3, 4] = 4  # 4: int8 activations (fastest on CPU); 1: fp32
     lm_head: Literal["same", "int8"] = "int8"  # Gemma's 262k x 640 output layer: most of the weights
+    # int8 for the most quantization-sensitive MatMuls too (the builder's `mixed_layers`: llama.cpp's
+    # mixed strategy, the first and last eighth of the layers plus every third layer's qkv/v/down).
+    mixed_layers: bool = False
 
     def builder_options(self) -> list[str]:
         """KEY=VALUE strings for the builder's --extra_options."""
         options = [f"algo_config={self.algo}", f"block_size={self.block_size}", f"accuracy_level={self.accuracy_level}"]
-        if self.lm_head == "int8":
-            options.append("matmul_mixed_precision=last_matmul:int8")
+        mixed = [
+            *(["last_matmul:int8"] if self.lm_head == "int8" else []),
+            *(["mixed_layers:int8"] if self.mixed_layers else []),
+        ]
+        if mixed:
+            options.append("matmul_mixed_precision=" + ",".join(mixed))
         return options
 
 
