@@ -32,7 +32,10 @@ def literal(text: str) -> str:
 
 def grammar_schema(schema: Any) -> Any:
     """`schema` as the JSON-Schema converter should see it: free strings held to MAX_STRING characters,
-    string `pattern`s left to validation.
+    string `pattern`s left to validation, and an empty `items` ({}: any item) left out.
+
+    The converter reads `schema.get("items") or schema["prefixItems"]`, so `items: {}` (what a bare
+    `list` hint in a tool module gives) raised KeyError; without it the array is of any items, the same.
 
     llama-cpp-python's converter (like llama.cpp's) writes a pattern's character classes between the
     quotes unescaped, so `^[^<]*$` admits `"` and the call stops being JSON
@@ -46,6 +49,8 @@ def grammar_schema(schema: Any) -> Any:
         key: grammar_schema(value) if key not in ("enum", "const", "default", "examples") else value
         for key, value in schema.items()
     }
+    if out.get("items") == {}:
+        del out["items"]
     kind = out.get("type")
     if kind == "string" or (isinstance(kind, list) and "string" in kind):
         out.pop("pattern", None)

@@ -31,6 +31,7 @@ TOOLS = [
                 "value": {"type": ["string", "number", "boolean", "null"]},
                 "mode": {"enum": ["replace", "keep"]},
                 "tags": {"type": "array", "items": {"type": "string"}},
+                "anything": {"type": "array", "items": {}},  # a bare `list` hint in a tool module
                 "meta": {"type": "object"},
             },
         },
