@@ -29,9 +29,6 @@ from edgefabric.export.probes import ForcedProbe, Probe, call_probes, forced_pro
 from edgefabric.export.thresholds import ParityThreshold, is_exact, threshold_for
 from edgefabric.runtime.formats import get_format
 
-# The greedy call probes are what `probe_set` always returned; kept under that name for callers.
-probe_set = call_probes
-
 
 @dataclass
 class ProbeResult:

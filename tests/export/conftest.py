@@ -32,14 +32,14 @@ SPECIALS = [
 
 
 def _corpus() -> list[str]:
-    from edgefabric.export.parity import probe_set
+    from edgefabric.export.probes import call_probes
 
     lines = []
     for family in ("functiongemma", "qwen3"):
         fmt = get_format(family)
         for messages, tools in CONVERSATIONS.values():
             lines.append(fmt.render(messages, tools))
-        lines += [probe.prompt for probe in probe_set(family)]
+        lines += [probe.prompt for probe in call_probes(family)]
     lines += ["The sea is wide and blue, and the weather in Paris is mild."] * 3
     return lines
 
@@ -142,7 +142,7 @@ def _build_gemma(tiny_tokenizer: Path, folder: Path) -> None:
     import torch
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    from edgefabric.export.parity import probe_set
+    from edgefabric.export.probes import call_probes
     from edgefabric.schemas import Message, ToolCall
 
     torch.manual_seed(0)
@@ -164,7 +164,7 @@ def _build_gemma(tiny_tokenizer: Path, folder: Path) -> None:
         bos_token_id=2,
     )
     model = Gemma3ForCausalLM(config)
-    probes = {p.name: p for p in probe_set("functiongemma")}
+    probes = {p.name: p for p in call_probes("functiongemma")}
     call = functiongemma.render_assistant(
         Message(role="assistant", tool_calls=[ToolCall(name="get_weather", arguments={"city": "Paris"})])
     )
@@ -176,7 +176,7 @@ def _build_qwen(tiny_tokenizer: Path, folder: Path) -> None:
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from edgefabric.export.parity import probe_set
+    from edgefabric.export.probes import call_probes
     from edgefabric.schemas import Message, ToolCall
 
     torch.manual_seed(0)
@@ -195,7 +195,7 @@ def _build_qwen(tiny_tokenizer: Path, folder: Path) -> None:
         bos_token_id=2,
     )
     model = Qwen3ForCausalLM(config)
-    probes = {p.name: p for p in probe_set("qwen3")}
+    probes = {p.name: p for p in call_probes("qwen3")}
     call = qwen3.render_assistant(
         Message(role="assistant", tool_calls=[ToolCall(name="get_weather", arguments={"city": "Paris"})])
     )
