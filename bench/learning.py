@@ -2,7 +2,7 @@
 
 Both sides train the embedded Gemma 3 270M in the `functiongemma` format on the
 project's `data/train.jsonl` with the demo's settings (`core/journey.py`
-`demo_config`: batch 4, lr 5e-4 constant with 5% warmup, LoRA r16 q/k/v/o, the 7
+`demo_config`: 1 sample x 4 accumulated a step, lr 5e-4 constant with 5% warmup, LoRA r16 q/k/v/o, the 7
 added control tokens' rows trained, seed 42) for the same number of steps:
 
 - plain TRL: `bench.training.side_plain` (fp32, padded batches, the model's own
@@ -46,6 +46,7 @@ def settings() -> Any:
     return Settings(
         steps=STEPS,
         batch=training.batch_size,
+        grad_accum=training.grad_accum,
         learning_rate=training.learning_rate,
         scheduler=training.lr_scheduler,
         warmup_ratio=training.warmup_ratio,
@@ -140,6 +141,12 @@ def main(argv: list[str] | None = None) -> None:
 
 def _print(rows: list[dict[str, Any]]) -> None:
     print(f"{PROJECT}: {STEPS} steps a side, demo settings, GGUF q8_0, eval on data/test.jsonl")
+    curves = [r for r in rows if r.get("losses")]
+    if curves:  # both loss curves side by side, at every step the logs hold
+        print("step  " + "  ".join(f"{r['trainer']:>12}" for r in curves))
+        for step in range(max(len(r["losses"]) for r in curves)):
+            cells = [f"{r['losses'][step]:>12.4f}" if step < len(r["losses"]) else " " * 12 for r in curves]
+            print(f"{step + 1:>4}  " + "  ".join(cells))
     for r in rows:
         if "eval" not in r:
             print(f"{r['trainer']:<12} did not finish: {r.get('error')}")

@@ -68,6 +68,7 @@ class Settings:
 
     steps: int = STEPS
     batch: int = BATCH
+    grad_accum: int = 1
     learning_rate: float = LR
     scheduler: str = "constant"
     warmup_ratio: float = 0.0
@@ -83,6 +84,7 @@ def _shared_sft_args(out: Path, settings: Settings) -> dict[str, Any]:
         "output_dir": str(out),
         "max_steps": settings.steps,
         "per_device_train_batch_size": settings.batch,
+        "gradient_accumulation_steps": settings.grad_accum,
         "learning_rate": settings.learning_rate,
         "lr_scheduler_type": settings.scheduler,
         "warmup_steps": settings.warmup_ratio,  # transformers 5: a value below 1 is a ratio of the steps
@@ -252,6 +254,7 @@ def side_edgefabric(
             "training": {
                 "max_steps": settings.steps,
                 "batch_size": settings.batch,
+                "grad_accum": settings.grad_accum,
                 "learning_rate": settings.learning_rate,
                 "seed": settings.seed,
                 "lora": LORA,
