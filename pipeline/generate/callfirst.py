@@ -50,7 +50,7 @@ from edgefabric.pipeline.generate.conversation import (
 from edgefabric.pipeline.generate.draw import CallDrawer, CannotDraw, mistaken, pick_tool
 from edgefabric.pipeline.generate.grounding import Grounder, GroundingResult, check_counts, enum_aliases
 from edgefabric.pipeline.generate.plan import PlannedSample
-from edgefabric.pipeline.generate.request_forms import authored_request
+from edgefabric.pipeline.generate.request_forms import authored_request, near_miss
 from edgefabric.pipeline.generate.smalltalk import smalltalk_message
 from edgefabric.pipeline.generate.structured import StructuredReplyError
 from edgefabric.pipeline.generate.surface import SLOT_NAMES, fill_slots, spoken
@@ -65,6 +65,9 @@ REQUEST_TRIES = 3
 # Share of no-call samples that start from `smalltalk` messages rather than the teacher's own: real
 # users send greetings and thanks, and a small teacher writes them poorly (see smalltalk's doc).
 SMALLTALK_SHARE = 0.4
+# Of the other no-call samples, the share that starts from a tool author's near miss (request_forms.py):
+# the embedded teacher's own near misses are mostly junk or half requests.
+NEAR_MISS_SHARE = 0.5
 # Message forms ("can you work out {A} for me?") are cached per task shape, like value lists:
 # a shape with this many forms reuses one, and still asks for a new one at this rate.
 TEMPLATES_PER_TASK = 3
@@ -307,14 +310,23 @@ async def _no_call_request(
     is_duplicate: Callable[[str], str | None],
 ) -> tuple[str, list[Message], str]:
     """(request, messages, source) for a sample with no call: small talk from `smalltalk`
-    (SMALLTALK_SHARE of them), else small talk or a near miss the tools cannot serve, written by
-    the teacher (no fallback between the two)."""
+    (SMALLTALK_SHARE of them), else a tool author's near miss (NEAR_MISS_SHARE of the rest, where
+    the tools have them: request_forms.NEAR_MISSES), else small talk or a near miss the tools cannot
+    serve, written by the teacher."""
     if rng.random() < SMALLTALK_SHARE:
         for _ in range(REQUEST_TRIES * 3):  # short messages repeat more often; draw again on a twin
             request = vary_request(smalltalk_message(rng), "", rng)
             if is_duplicate(request) is None:
                 return request, [Message(role="user", content=request)], "smalltalk"
         raise SampleRejected("dedup", "every small-talk message drawn repeats an earlier sample")
+    if rng.random() < NEAR_MISS_SHARE:
+        for _ in range(REQUEST_TRIES):
+            authored = near_miss(tools, rng)
+            if authored is None:
+                break
+            request = vary_request(authored, "", rng)
+            if is_duplicate(request) is None:
+                return request, [Message(role="user", content=request)], "author"
     problem = ""
     for attempt in range(REQUEST_TRIES):
         style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]

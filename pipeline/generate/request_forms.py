@@ -170,6 +170,61 @@ FOLLOW_FORMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("get_object_info", "name"): ("then show me its details",),
 }
 
+# Near misses: messages about a tool's domain that no tool of its set can serve (an explanation, an
+# opinion, advice, an action the set lacks). The hard irrelevance case: a student that has only seen
+# small talk without calls still calls a tool for these.
+NEAR_MISSES: dict[str, tuple[str, ...]] = {
+    "calculate": (
+        "can you explain how long division works?",
+        "why can't you divide by zero?",
+        "what's the difference between mean and median?",
+        "is it worth learning mental math tricks?",
+        "who came up with the number zero?",
+        "any tips for helping my kid with fractions?",
+    ),
+    "convert_units": (
+        "why does the US still use miles?",
+        "which is more accurate for baking, cups or a scale?",
+        "how did the metre get defined in the first place?",
+        "is it normal to think in both celsius and fahrenheit?",
+        "what's a good app for learning the metric system?",
+    ),
+    "set_alarm": (
+        "what's a healthy time to wake up?",
+        "how can I stop hitting snooze every morning?",
+        "is it bad to sleep with my phone next to the bed?",
+    ),
+    "create_calendar_event": (
+        "how do people keep a calendar without getting overwhelmed?",
+        "is it better to plan the week on sunday or monday?",
+        "what should I bring to a job interview?",
+    ),
+    "send_message": (
+        "how do I write a polite apology to a friend?",
+        "is it rude to text someone late at night?",
+        "what's a nice way to say happy birthday to a coworker?",
+    ),
+    "toggle_setting": (
+        "does bluetooth drain my battery a lot?",
+        "is public wifi safe to use?",
+        "why does my phone get hot when charging?",
+    ),
+    "open_app": (
+        "which maps app is the best for hiking?",
+        "what apps do you recommend for learning spanish?",
+        "how do I free up space on my phone?",
+    ),
+    "search_contacts": ("how many friends does the average person have?", "should I delete old contacts?"),
+    "create_object": (
+        "what's the difference between a mesh and a curve?",
+        "any tips for learning 3D modelling?",
+        "which is better for beginners, Blender or Maya?",
+    ),
+    "add_modifier": ("what is a subdivision surface used for?", "why does my bevel look weird on curved edges?"),
+    "set_material": ("what makes a material look realistic?", "how do PBR materials work?"),
+    "render_stats": ("how can I make my renders faster?", "what's a good poly count for a game character?"),
+}
+
 # How users name convert_units' units (the tool's own alias table reads each back; grounding checks them).
 UNIT_NAMES: dict[str, tuple[str, ...]] = {
     "mm": ("millimeters", "millimetres"),
@@ -276,3 +331,9 @@ def authored_request(
     else:
         text = rng.choice(_JOINERS).format(a=parts[0].rstrip("?."), b=parts[1])
     return text[0].upper() + text[1:] if rng.random() < 0.5 else text
+
+
+def near_miss(tools: list[ToolSpec], rng: random.Random) -> str | None:
+    """A near miss on the domain of one of `tools` (NEAR_MISSES), or None when none of them has any."""
+    options = [text for tool in tools for text in NEAR_MISSES.get(tool.name, ())]
+    return rng.choice(options) if options else None

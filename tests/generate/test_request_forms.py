@@ -13,8 +13,10 @@ from edgefabric.pipeline.generate.grounding import Evidence, Grounder
 from edgefabric.pipeline.generate.request_forms import (
     FOLLOW_FORMS,
     FORMS,
+    NEAR_MISSES,
     UNIT_NAMES,
     authored_request,
+    near_miss,
     placeholders,
 )
 from edgefabric.runtime.sandbox.modules import builtin_path, load_module
@@ -95,3 +97,13 @@ def test_a_rewrite_that_adds_a_number_is_refused() -> None:
     assert "adds 7.89" in _not_a_message("the answer to 110 / 7 is 7.89", task)
     assert "adds 26, 3" in _not_a_message("110 / 7, that's a total of 26. I'll do it in 3 minutes", task)
     assert _not_a_message("hey, can you work out 110 / 7 for me?", task) == ""
+
+
+def test_near_misses_belong_to_built_in_tools_and_only_to_them() -> None:
+    assert set(NEAR_MISSES) <= set(SPECS)
+    texts = [t for group in NEAR_MISSES.values() for t in group]
+    assert len(texts) == len(set(texts))
+    math = [SPECS["calculate"], SPECS["convert_units"]]
+    drawn = {near_miss(math, random.Random(seed)) for seed in range(40)}
+    assert drawn <= set(NEAR_MISSES["calculate"]) | set(NEAR_MISSES["convert_units"]) and len(drawn) > 5
+    assert near_miss([ToolSpec(name="book_table")], random.Random(0)) is None
