@@ -9,7 +9,9 @@ They are not used to generate or train anything. A proxy, not the real thing: re
 written by people who never saw EdgeFabric will differ again.
 
     .venv/bin/python -m bench.heldout write            # (re)writes bench/heldout/math.jsonl
-    .venv/bin/python -m bench.heldout eval MODEL.gguf [MODEL2 ...] [--family functiongemma]
+    .venv/bin/python -m bench.heldout eval [MODEL.gguf ...] [--family functiongemma]
+
+(default models: the untrained base and the demo's fine-tuned q8_0 GGUF, demo-project/).
 
 `eval` runs `edgefabric eval run` on each model (phone profile, 3 steps, the demo's
 settings) and writes bench/results/heldout.json with every metric per model.
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES_FILE = ROOT / "bench" / "heldout" / "math.jsonl"
 RESULTS = ROOT / "bench" / "results" / "heldout.json"
 EDGEFABRIC = str(Path(sys.executable).with_name("edgefabric"))
+DEMO_GGUF = ROOT / "demo-project" / "exports" / "demo" / "model-q8_0.gguf"
 
 C = "calculate"
 U = "convert_units"
@@ -137,16 +140,15 @@ def evaluate(models: list[str], family: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("write")
-    run = sub.add_parser("eval")
-    run.add_argument("models", nargs="+")
-    run.add_argument("--family", default="functiongemma")
+    parser.add_argument("command", nargs="?", choices=("write", "eval"), default="eval")
+    parser.add_argument("models", nargs="*", help=f"default: the base and {DEMO_GGUF.relative_to(ROOT)}")
+    parser.add_argument("--family", default="functiongemma")
     args = parser.parse_args(argv)
     if args.command == "write":
         print(f"wrote {write()}")
-    else:
-        evaluate(args.models, args.family)
+        return
+    models = args.models or ["embedded:gemma3-270m", *([str(DEMO_GGUF)] if DEMO_GGUF.exists() else [])]
+    evaluate(models, args.family)
 
 
 if __name__ == "__main__":
