@@ -128,7 +128,12 @@ async def _draw_once(
     session: AsyncToolSession,
 ) -> DrawnTrace | str:
     """One try at the calls of a sample, run in `session`: the trace, or why it failed."""
-    first_tool = pick_tool(tools, planned.index, seed, offset=attempt)
+    # Cycle per kind, not over the global index (kinds interleave, so a global cycle aliases: one
+    # demo's single samples were 60 calculate to 4 convert_units); a failed draw is redrawn with the same
+    # tool for the first half of the draws, since moving on at once skews the mix towards the tools
+    # whose random arguments fail least.
+    turn = attempt // (MAX_DRAWS // 2)
+    first_tool = pick_tool(tools, planned.kind_index, seed, offset=turn)
     if kind in ("single", "error_recovery"):
         call = await drawer.call(first_tool, "call_0")
         if kind == "single":
@@ -143,7 +148,7 @@ async def _draw_once(
         fixed = await run_call(session, ToolCall(name=call.name, arguments=call.arguments, id="call_1"), 1)
         return DrawnTrace([[failed], [fixed]]) if fixed.ok else f"{call.name}: {fixed.content[:200]}"
     if kind == "parallel":
-        second_tool = pick_tool(tools, planned.index + 1, seed, offset=attempt) if len(tools) > 1 else first_tool
+        second_tool = pick_tool(tools, planned.kind_index + 1, seed, offset=turn) if len(tools) > 1 else first_tool
         calls = [await drawer.call(first_tool, "call_0"), await drawer.call(second_tool, "call_1")]
         if calls[0].name == calls[1].name and calls[0].arguments == calls[1].arguments:
             return "the two drawn calls are the same"
