@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-ALL = ("sandbox", "generation", "training", "learning", "export", "runtime", "accuracy", "server")
+ALL = ("sandbox", "generation", "training", "learning", "export", "runtime", "accuracy", "heldout", "server")
 
 
 def main(argv: list[str]) -> int:

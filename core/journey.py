@@ -66,7 +66,7 @@ def demo_config(name: str = "demo") -> ProjectConfig:
             "teacher": {"max_tokens": 160, "concurrency": 2, "timeout_s": 900},
             "generation": {
                 "num_samples": 128,
-                "kinds": {"single": 0.55, "parallel": 0.15, "multi_step": 0.1, "no_call": 0.15, "error_recovery": 0.05},
+                "kinds": {"single": 0.5, "parallel": 0.15, "multi_step": 0.1, "no_call": 0.2, "error_recovery": 0.05},
                 "max_steps": 3,
                 "semantic_check": False,
                 "splits": {"train": 0.7, "val": 0.05, "test": 0.25},

@@ -12,8 +12,10 @@ it: it pairs requests with calls they never ask for. Here the order is reversed:
 3. grounding (grounding.py) checks that every value follows from the message. A
    rewrite that passes is cached as a form of its task shape ("how many {C} is {A}
    {B}?", values.json) and later samples of that shape reuse the forms, so a slow
-   teacher writes each form once; after `REQUEST_TRIES` failed rewrites the plain task
-   itself is used. Cheap variations follow (a typo in a word that carries no value, lower
+   teacher writes each form once. Half the samples (`AUTHOR_SHARE`) try a form the tool's
+   author wrote first (request_forms.py: the built-in sets have them), and after
+   `REQUEST_TRIES` failed rewrites such a form, or where none fits the plain task itself,
+   is used. Cheap variations follow (a typo in a word that carries no value, lower
    case, a number in words), and grounding checks the final text again;
 4. the teacher writes the final answer from the real results.
 
@@ -48,6 +50,7 @@ from edgefabric.pipeline.generate.conversation import (
 from edgefabric.pipeline.generate.draw import CallDrawer, CannotDraw, mistaken, pick_tool
 from edgefabric.pipeline.generate.grounding import Grounder, GroundingResult, check_counts, enum_aliases
 from edgefabric.pipeline.generate.plan import PlannedSample
+from edgefabric.pipeline.generate.request_forms import authored_request, near_miss
 from edgefabric.pipeline.generate.smalltalk import smalltalk_message
 from edgefabric.pipeline.generate.structured import StructuredReplyError
 from edgefabric.pipeline.generate.surface import SLOT_NAMES, fill_slots, spoken
@@ -62,9 +65,15 @@ REQUEST_TRIES = 3
 # Share of no-call samples that start from `smalltalk` messages rather than the teacher's own: real
 # users send greetings and thanks, and a small teacher writes them poorly (see smalltalk's doc).
 SMALLTALK_SHARE = 0.4
+# Of the other no-call samples, the share that starts from a tool author's near miss (request_forms.py):
+# the embedded teacher's own near misses are mostly junk or half requests.
+NEAR_MISS_SHARE = 0.5
 # Message forms ("can you work out {A} for me?") are cached per task shape, like value lists:
 # a shape with this many forms reuses one, and still asks for a new one at this rate.
 TEMPLATES_PER_TASK = 3
+# Share of samples whose first try is a tool author's form (request_forms.py) where one fits; the rest
+# ask the teacher first and use the author's form only where the teacher's rewrites lose a value.
+AUTHOR_SHARE = 0.5
 NEW_TEMPLATE_RATE = 0.25
 ANSWER_MAX_TOKENS = 96
 REQUEST_MAX_TOKENS = 72  # a user's request is short; a small teacher that rambles is cut off early
@@ -119,7 +128,12 @@ async def _draw_once(
     session: AsyncToolSession,
 ) -> DrawnTrace | str:
     """One try at the calls of a sample, run in `session`: the trace, or why it failed."""
-    first_tool = pick_tool(tools, planned.index, seed, offset=attempt)
+    # Cycle per kind, not over the global index (kinds interleave, so a global cycle aliases: one
+    # demo's single samples were 60 calculate to 4 convert_units); a failed draw is redrawn with the same
+    # tool for the first half of the draws, since moving on at once skews the mix towards the tools
+    # whose random arguments fail least.
+    turn = attempt // (MAX_DRAWS // 2)
+    first_tool = pick_tool(tools, planned.kind_index, seed, offset=turn)
     if kind in ("single", "error_recovery"):
         call = await drawer.call(first_tool, "call_0")
         if kind == "single":
@@ -134,7 +148,7 @@ async def _draw_once(
         fixed = await run_call(session, ToolCall(name=call.name, arguments=call.arguments, id="call_1"), 1)
         return DrawnTrace([[failed], [fixed]]) if fixed.ok else f"{call.name}: {fixed.content[:200]}"
     if kind == "parallel":
-        second_tool = pick_tool(tools, planned.index + 1, seed, offset=attempt) if len(tools) > 1 else first_tool
+        second_tool = pick_tool(tools, planned.kind_index + 1, seed, offset=turn) if len(tools) > 1 else first_tool
         calls = [await drawer.call(first_tool, "call_0"), await drawer.call(second_tool, "call_1")]
         if calls[0].name == calls[1].name and calls[0].arguments == calls[1].arguments:
             return "the two drawn calls are the same"
@@ -275,12 +289,20 @@ def vary_request(text: str, values_text: str, rng: random.Random) -> str:
 _MARKUP = re.compile(r"[{}\[\]<>#*|]|https?://|\\n")
 
 
-def _not_a_message(text: str) -> str:
-    """Why `text` is no user's message (markup, or too short to be a request), or ""."""
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def _not_a_message(text: str, task: str = "") -> str:
+    """Why `text` is no user's message for `task` (markup, too short to be a request, or a number the
+    task does not have: "the answer to {A} is 7.89" states a result instead of asking), or ""."""
     if _MARKUP.search(text):
         return f"the teacher's message holds markup, not a user's words: {text[:200]!r}"
     if len(re.findall(r"[A-Za-z]{2,}", text)) < 3:
         return f"the teacher's message is too short to be a request: {text[:200]!r}"
+    if task:
+        added = sorted({n for n in _NUMBER.findall(text)} - {n for n in _NUMBER.findall(task)})
+        if added:
+            return f"the teacher's message adds {', '.join(added)}, which the task does not have: {text[:200]!r}"
     return ""
 
 
@@ -293,14 +315,23 @@ async def _no_call_request(
     is_duplicate: Callable[[str], str | None],
 ) -> tuple[str, list[Message], str]:
     """(request, messages, source) for a sample with no call: small talk from `smalltalk`
-    (SMALLTALK_SHARE of them), else small talk or a near miss the tools cannot serve, written by
-    the teacher (no fallback between the two)."""
+    (SMALLTALK_SHARE of them), else a tool author's near miss (NEAR_MISS_SHARE of the rest, where
+    the tools have them: request_forms.NEAR_MISSES), else small talk or a near miss the tools cannot
+    serve, written by the teacher."""
     if rng.random() < SMALLTALK_SHARE:
         for _ in range(REQUEST_TRIES * 3):  # short messages repeat more often; draw again on a twin
             request = vary_request(smalltalk_message(rng), "", rng)
             if is_duplicate(request) is None:
                 return request, [Message(role="user", content=request)], "smalltalk"
         raise SampleRejected("dedup", "every small-talk message drawn repeats an earlier sample")
+    if rng.random() < NEAR_MISS_SHARE:
+        for _ in range(REQUEST_TRIES):
+            authored = near_miss(tools, rng)
+            if authored is None:
+                break
+            request = vary_request(authored, "", rng)
+            if is_duplicate(request) is None:
+                return request, [Message(role="user", content=request)], "author"
     problem = ""
     for attempt in range(REQUEST_TRIES):
         style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]
@@ -343,14 +374,20 @@ async def _call_request(
 
     - "form": a cached message form of this task shape with this sample's values;
     - "teacher": the teacher's rewrite of the plain task (its form is then cached);
+    - "author": a form the tool's author wrote (request_forms.py), first for `AUTHOR_SHARE` of the
+      samples and in place of the plain task when the teacher's rewrites lose a value;
     - "seed": the plain task itself, varied (typos, case, number words), when the teacher's
-      rewrites did not keep the values after `REQUEST_TRIES` tries.
+      rewrites did not keep the values after `REQUEST_TRIES` tries and no author's form fits.
 
     Every one passes grounding; the card counts samples per source.
     """
     slots: dict[str, str] = {}
     fed = trace.result_fed
     tasks = [task_line(e.call, tools, slots, rng, today, skip=fed if e.step > 0 else "") for e in calls]
+    fed_param = [
+        fed.split(".", 1)[1] if fed and e.step > 0 and fed.startswith(f"{e.call.name}.") else "" for e in calls
+    ]
+    authored = authored_request([(e.call, p) for e, p in zip(calls, fed_param, strict=True)], tools, rng, today)
     shape = f"template:{planned.kind}|{'; '.join(tasks)}"
     seed = fill_slots("; ".join(tasks), slots) or "; ".join(tasks)
     mistakes = frozenset(e.call.id for turn in trace.turns for e in turn if e.deliberate_mistake and e.call.id)
@@ -361,14 +398,16 @@ async def _call_request(
     for attempt in range(REQUEST_TRIES + 1):
         known = pools.lists.get(shape, [])
         if attempt == REQUEST_TRIES:
-            text, source = seed, "seed"
+            text, source = (authored, "author") if authored else (seed, "seed")
+        elif attempt == 0 and authored and rng.random() < AUTHOR_SHARE:
+            text, source = authored, "author"
         elif len(known) >= TEMPLATES_PER_TASK and rng.random() >= NEW_TEMPLATE_RATE:
             text, source = fill_slots(rng.choice(known), slots) or seed, "form"
         else:
             style = STYLES[(rng.randrange(len(STYLES)) + attempt) % len(STYLES)]
             prompt = prompts.rewrite_request_prompt(planned.topic.path, seed, style, planned.kind)
             text, source = await _teacher_request(teacher, prompt, usage), "teacher"
-        problem = _not_a_message(text) if source != "seed" else ""
+        problem = _not_a_message(text, seed) if source in ("teacher", "form") else ""
         if problem:
             continue
         request = vary_request(text, values_text, rng)

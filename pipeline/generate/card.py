@@ -202,7 +202,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += table("Samples per topic depth", card["per_topic_depth"])
     lines += table("Rejection reasons", card["rejection_reasons"])
     lines += table(
-        "Where requests came from (teacher, a cached form, the plain task, or small talk)",
+        "Where requests came from (teacher, a cached form, a tool author's form, the plain task, or small talk)",
         card.get("request_sources", {}),
     )
     lines += _quality_lines(card)

@@ -76,7 +76,7 @@ class Conversation:
     messages: list[Message]
     executions: list[Execution] = field(default_factory=list)
     transcript: str = ""
-    request_source: str = "teacher"  # call-first: "teacher", "form" (a cached form) or "seed" (callfirst.py)
+    request_source: str = "teacher"  # call-first: "teacher", "form" (cached), "author" or "seed" (callfirst.py)
     answer_source: str = "teacher"  # "fallback": the teacher's answer was unusable, the real result is reported
     # call-first: [checked, grounded] per tool and "tool.param" over the rewrites dropped for grounding
     discarded_grounding: dict[str, list[int]] = field(default_factory=dict)

@@ -157,7 +157,8 @@ def mistaken(call: ToolCall, tool: ToolSpec, rng: random.Random) -> ToolCall:
 
 
 def pick_tool(tools: list[ToolSpec], index: int, seed: int, offset: int = 0) -> ToolSpec:
-    """Tools in a seeded order, cycling with the sample index: every tool is drawn in proportion."""
+    """Tools in a seeded order, cycling with `index` (the k-th sample of a kind, PlannedSample.kind_index):
+    every tool is drawn in proportion within each kind; `offset` moves on to the next tool."""
     order = list(tools)
     random.Random(f"tools:{seed}").shuffle(order)
     return order[(index + offset) % len(order)]

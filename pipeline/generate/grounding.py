@@ -223,6 +223,8 @@ class UnitMatcher:
 
     def unit(self, text: str) -> Any | None:
         cleaned = text.strip().replace("°", "deg").replace(" ", "_")
+        if cleaned in ("C", "F"):  # pint reads coulomb and farad; a user converting means degrees
+            cleaned = f"deg{cleaned}"
         if not cleaned or not re.fullmatch(r"[A-Za-z_]+", cleaned) or len(cleaned) > 30:
             return None
         try:

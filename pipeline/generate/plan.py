@@ -26,6 +26,7 @@ class PlannedSample:
     id: str
     kind: SampleKind
     topic: TopicNode
+    kind_index: int = 0  # samples of this kind started before this one: tools cycle per kind (draw.pick_tool)
 
 
 def sample_id(seed: int, topic_id: int, index: int) -> str:

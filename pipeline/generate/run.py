@@ -294,7 +294,8 @@ async def _generate(
                 if kind is None:  # every kind is full or out of tries
                     break
                 index, topic = next(plan)
-                planned = PlannedSample(index, sample_id(gen.seed, topic.id, index), kind, topic)
+                kind_index = planner.tried[kind] + planner.in_flight[kind]
+                planned = PlannedSample(index, sample_id(gen.seed, topic.id, index), kind, topic, kind_index)
                 if planned.id in accepted_ids or planned.id in rejected_ids:
                     continue
                 planner.start(kind)
