@@ -15,7 +15,7 @@ PACKAGE_DIRS = {
     "edgefabric.export": "export",
     "edgefabric.runtime": "runtime",
 }
-DATA_SUFFIXES = ("py.typed", "*.yaml", "*.json", "*.jinja", "*.wit", "*.tcss", "*.txt")
+DATA_SUFFIXES = ("py.typed", "*.yaml", "*.json", "*.jinja", "*.tmpl", "*.wit", "*.tcss", "*.txt")
 
 
 def _packages() -> list[str]:

@@ -123,7 +123,7 @@ def _encoded(model_dir: Path, samples: list[Any]) -> tuple[Any, list[dict[str, A
 
     from edgefabric.pipeline.train.data import encode_samples
     from edgefabric.pipeline.train.tokens import add_special_tokens
-    from edgefabric.runtime.formats import get_format
+    from edgefabric.runtime.formats.registry import get_format
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     new_ids = add_special_tokens(tokenizer, get_format(FAMILY).special_tokens)
@@ -198,7 +198,7 @@ def side_unsloth(model_dir: Path, samples: list[Any], work: Path) -> dict[str, A
     from trl import SFTConfig, SFTTrainer
 
     from edgefabric.pipeline.train.tokens import missing_tokens
-    from edgefabric.runtime.formats import get_format
+    from edgefabric.runtime.formats.registry import get_format
 
     set_seed(SEED)
     max_length = 1024

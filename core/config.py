@@ -18,6 +18,7 @@ from edgefabric.errors import ConfigError, EdgeFabricError
 
 CONFIG_VERSION = 1
 EMBEDDED_BASE = "embedded:gemma3-270m"
+DEFAULT_FAMILY = "functiongemma"  # the embedded base's chat format
 EMBEDDED_TEACHER = "embedded:smollm2-135m"
 GGUF_QUANTS = ("f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
 ONNX_PRECISIONS = ("int4", "int8", "fp32")
@@ -29,10 +30,26 @@ class _Section(BaseModel):
 
 
 class ModelConfig(_Section):
-    """The student model and the chat format it is trained in."""
+    """The student model and the chat format it is trained in.
 
-    family: Literal["functiongemma", "qwen3"] = "functiongemma"
+    `family` must name a registered chat format (edgefabric.runtime.formats.registry, the one list of
+    them); an alias is kept as written, since every consumer resolves it through the same registry.
+    """
+
+    family: str = DEFAULT_FAMILY
     base: str = Field(default=EMBEDDED_BASE, min_length=1)
+
+    @field_validator("family")
+    @classmethod
+    def _registered_family(cls, value: str) -> str:
+        # The registry is the one source of family names; it is imported here, when a config is
+        # checked, so that importing this module stays free of the stages (pyproject's import contracts
+        # allow exactly this one edge).
+        from edgefabric.runtime.formats.registry import FORMATS, describe_families
+
+        if value not in FORMATS:
+            raise ValueError(f"allowed: {describe_families()}")
+        return value
 
 
 class TeacherConfig(_Section):

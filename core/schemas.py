@@ -271,7 +271,7 @@ def messages_from_openai(raw: Any) -> list[Message]:
     `arguments` as a JSON string, `reasoning_content` (llama.cpp's name for reasoning), and a tool message
     without `name`: it takes the name of the call in the latest assistant message whose `id` is its
     `tool_call_id`, else of the call at its position among that message's results. Other keys are ignored.
-    The exported chat templates resolve names the same way (runtime/formats/*.jinja).
+    The exported chat templates resolve names the same way (runtime/formats/<family>/template.jinja).
     """
     if not isinstance(raw, list):
         raise ValueError(f"messages must be a list, not {type(raw).__name__}")

@@ -17,7 +17,7 @@ from typing import Any
 from edgefabric import __version__
 from edgefabric.export.files import sha256
 from edgefabric.export.source import SourceModel
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 
 CONTEXTS = (2048, 4096, 8192)
 RUNTIME_OVERHEAD_BYTES = 300 * 1024**2  # compute buffers, runtime, tokenizer: measured 250-350 MB for the 270M
@@ -91,57 +91,20 @@ def _fit_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + f"\n\nBudgets assumed: {budgets}.\n"
 
 
-def modelfile(gguf_name: str, family: str, template: str) -> str:
-    """An Ollama Modelfile; Ollama's TEMPLATE is Go templates, so it gets a Go rendering of the format."""
+def modelfile(gguf_name: str, family: str) -> str:
+    """An Ollama Modelfile for `gguf_name`: the format unit's Go template (Ollama's TEMPLATE is Go
+    text/template, not Jinja) and its stop sequences. EdgeFabricError for an unknown family."""
     fmt = get_format(family)
     stops = "\n".join(f'PARAMETER stop "{s}"' for s in fmt.stop_sequences)
-    go_template = _OLLAMA_TEMPLATES["functiongemma" if family == "functiongemma" else "qwen3"]
     return (
         f"# Ollama Modelfile written by EdgeFabric {__version__}: ollama create NAME -f Modelfile\n"
         f"FROM ./{gguf_name}\n"
-        f'TEMPLATE """{go_template}"""\n'
+        f'TEMPLATE """{fmt.ollama_template()}"""\n'
         f"{stops}\n"
         "PARAMETER temperature 0\n"
         "PARAMETER top_k 1\n"
         "PARAMETER num_ctx 4096\n"
     )
-
-
-# Ollama renders prompts with Go templates, not Jinja. These follow runtime.formats for the
-# common cases (system, tools, user, assistant calls, tool results); arguments and results
-# are written as JSON, so FunctionGemma's own notation applies only through our runtime.
-_OLLAMA_TEMPLATES = {
-    "functiongemma": (
-        "<bos>{{- if or .System .Tools }}<start_of_turn>developer\n"
-        "{{ if .System }}{{ .System }}{{ else }}You are a model that can do function calling with the following "
-        "functions{{ end }}{{ range .Tools }}<start_function_declaration>declaration:{{ .Function.Name }}"
-        "{description:<escape>{{ .Function.Description }}<escape>,parameters:{{ .Function.Parameters }}}"
-        "<end_function_declaration>{{ end }}<end_of_turn>\n{{ end }}"
-        "{{- range $i, $m := .Messages }}"
-        '{{- if eq $m.Role "user" }}<start_of_turn>user\n{{ $m.Content }}<end_of_turn>\n'
-        '{{- else if eq $m.Role "assistant" }}<start_of_turn>model\n{{ $m.Content }}'
-        "{{ range $m.ToolCalls }}<start_function_call>call:{{ .Function.Name }}{{ .Function.Arguments }}"
-        "<end_function_call>{{ end }}<end_of_turn>\n"
-        '{{- else if eq $m.Role "tool" }}<start_function_response>response:{{ $m.Content }}'
-        "<end_function_response>{{ end }}{{ end }}<start_of_turn>model\n"
-    ),
-    "qwen3": (
-        "{{- if or .System .Tools }}<|im_start|>system\n{{ if .System }}{{ .System }}\n\n{{ end }}"
-        "{{- if .Tools }}# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
-        "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
-        '{{ range .Tools }}\n{"type": "function", "function": {{ .Function }}}{{ end }}\n</tools>\n\n'
-        "For each function call, return a json object with function name and arguments within "
-        '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": '
-        "<args-json-object>}\n</tool_call>{{ end }}<|im_end|>\n{{ end }}"
-        "{{- range $i, $m := .Messages }}"
-        '{{- if eq $m.Role "user" }}<|im_start|>user\n{{ $m.Content }}<|im_end|>\n'
-        '{{- else if eq $m.Role "assistant" }}<|im_start|>assistant\n{{ $m.Content }}'
-        '{{ range $m.ToolCalls }}\n<tool_call>\n{"name": "{{ .Function.Name }}", "arguments": '
-        "{{ .Function.Arguments }}}\n</tool_call>{{ end }}<|im_end|>\n"
-        '{{- else if eq $m.Role "tool" }}<|im_start|>user\n<tool_response>\n{{ $m.Content }}\n'
-        "</tool_response><|im_end|>\n{{ end }}{{ end }}<|im_start|>assistant\n<think>\n\n</think>\n\n"
-    ),
-}
 
 
 def _files(bundle: Path) -> list[dict[str, Any]]:
@@ -211,20 +174,7 @@ def _model_card(
             f"| `{entry['path']}` | {entry['format']} | {entry['quant']} | {entry['weights_bytes'] / 1e6:.1f} MB |"
         )
     lines += ["", "## Using it", ""]
-    if source.family == "functiongemma":
-        lines += [
-            "- llama.cpp / LM Studio: the embedded template builds the training prompt from OpenAI messages "
-            "(tested against llama-server). llama.cpp does not yet parse FunctionGemma's `<start_function_call>` "
-            "blocks into OpenAI tool calls (a request with `tools` whose reply holds a call fails); "
-            "EdgeFabric's runtime (`edgefabric.runtime.formats.functiongemma.parse`) does, so run the agent loop "
-            "through EdgeFabric, or send no `tools` and parse the text yourself. Stop on "
-            "`<start_function_response>` and `<end_of_turn>`.",
-        ]
-    else:
-        lines += [
-            "- `llama-server --jinja -m model-<quant>.gguf`: the template writes `<tool_call>` blocks, which "
-            "llama.cpp's Hermes/Qwen tool-call parser turns into OpenAI `tool_calls`; LM Studio does the same.",
-        ]
+    lines += list(get_format(source.family).usage_notes)
     lines += [
         "- Ollama: `ollama create my-model -f Modelfile` (Go template with the same turn layout and stop tokens).",
         "- Chat-template inputs: OpenAI messages as clients send them (arguments as JSON strings or objects, "

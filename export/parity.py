@@ -27,7 +27,7 @@ from edgefabric.events import EventSink, Note, Progress, ignore_events
 from edgefabric.export.divergence import Divergence, LogitsFn, gguf_logits, hf_logits, onnx_logits
 from edgefabric.export.probes import ForcedProbe, Probe, call_probes, forced_probes
 from edgefabric.export.thresholds import ParityThreshold, is_exact, threshold_for
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 WEATHER = ToolSpec(

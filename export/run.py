@@ -204,7 +204,7 @@ def _modelfile(entries: list[dict[str, Any]], family: str) -> str:
     most precise one, with a warning at the top)."""
     passed = [e for e in entries if e.get("parity") != "failed"]
     best = min(passed or entries, key=lambda e: _GGUF_ORDER.index(e["quant"]))
-    text = modelfile(best["path"], family, chat_template(family))
+    text = modelfile(best["path"], family)
     if not passed:
         text = f"# WARNING: {best['path']} FAILED its parity check (see parity.json)\n" + text
     return text

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from edgefabric.errors import EdgeFabricError
+from edgefabric.runtime.formats.registry import architectures, family_for_architecture, get_format
 
-# HF architecture -> the chat format its fine-tunes are trained in.
-SUPPORTED_ARCHITECTURES = {"Gemma3ForCausalLM": "functiongemma", "Qwen3ForCausalLM": "qwen3"}
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer.model",
@@ -63,7 +62,12 @@ class SourceModel:
 
 
 def inspect_source(folder: Path, family: str | None = None) -> SourceModel:
-    """Check architecture, weights and tokenizer before any long work starts."""
+    """Check architecture, weights and tokenizer before any long work starts.
+
+    The architecture must be one a registered chat format declares (runtime/formats/registry.py); the
+    family is `family` (a name or alias, given as its canonical name) or that architecture's format.
+    Raises EdgeFabricError naming what is missing or unknown and what would do.
+    """
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise EdgeFabricError(
@@ -71,12 +75,14 @@ def inspect_source(folder: Path, family: str | None = None) -> SourceModel:
             "pass a training run folder (with merged/), an HF model folder or embedded:gemma3-270m",
         )
     config = json.loads(config_path.read_text(encoding="utf-8"))
-    architectures = config.get("architectures") or []
-    architecture = next((a for a in architectures if a in SUPPORTED_ARCHITECTURES), None)
+    named = config.get("architectures") or []
+    supported = architectures()
+    architecture = next((a for a in named if a in supported), None)
     if architecture is None:
+        listed = ", ".join(f"{arch} ({fam} fine-tunes)" for arch, fam in supported.items())
         raise EdgeFabricError(
-            f"{folder}: architecture {', '.join(architectures) or '(none given)'} is not supported for export",
-            f"export one of: {', '.join(SUPPORTED_ARCHITECTURES)} (FunctionGemma / Gemma 3 and Qwen3 fine-tunes)",
+            f"{folder}: architecture {', '.join(named) or '(none given)'} is not supported for export",
+            f"export one of: {listed}",
         )
     if not any(folder.glob("*.safetensors")):
         raise EdgeFabricError(
@@ -88,9 +94,7 @@ def inspect_source(folder: Path, family: str | None = None) -> SourceModel:
             f"{folder} has no tokenizer (neither tokenizer.json nor tokenizer.model)",
             "save the tokenizer next to the model: tokenizer.save_pretrained(folder)",
         )
-    chosen = family or SUPPORTED_ARCHITECTURES[architecture]
-    if chosen not in ("functiongemma", "qwen3", "hermes"):
-        raise EdgeFabricError(f"unknown chat format {chosen!r}", "use functiongemma or qwen3")
+    chosen = get_format(family).name if family else family_for_architecture(architecture)
     return SourceModel(folder=folder, architecture=architecture, family=chosen, config=config)
 
 

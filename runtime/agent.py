@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 from edgefabric.errors import ContextOverflowError, EdgeFabricError
 from edgefabric.runtime.backends.base import Backend, GenerationStats
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 Constrain = Literal["off", "auto", "required"]

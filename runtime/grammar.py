@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.runtime.formats import FORMATS, get_format
 from edgefabric.runtime.formats.gbnf import MAX_PARALLEL_CALLS, GrammarMode
+from edgefabric.runtime.formats.registry import FORMATS, families, get_format
 from edgefabric.schemas import ToolSpec
 
 
@@ -22,9 +22,7 @@ def call_grammar(
     if not tools:
         raise EdgeFabricError("constrained decoding needs at least one tool", "pass --tools, or turn it off")
     if family not in FORMATS:
-        raise EdgeFabricError(
-            f"no call grammar for chat format {family!r}", f"use one of: {', '.join(sorted(FORMATS))}"
-        )
+        raise EdgeFabricError(f"no call grammar for chat format {family!r}", f"use one of: {', '.join(families())}")
     return get_format(family).call_grammar(tools, mode=mode, max_calls=max_calls)
 
 

@@ -302,7 +302,7 @@ class ChatServer:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         began = asyncio.Event()
-        from edgefabric.runtime.formats import get_format
+        from edgefabric.runtime.formats.registry import get_format
 
         # Text is streamed as it comes until something that may open a call appears; from
         # there it is held back and sent as tool_calls (or as content) once parsed.

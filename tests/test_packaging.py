@@ -81,7 +81,9 @@ def test_a_normal_wheel_holds_only_the_edgefabric_package(tmp_path: Path) -> Non
     assert tops == {"edgefabric", next(t for t in tops if t.endswith(".dist-info"))}
     for module in (
         "edgefabric/cli/__init__.py",
-        "edgefabric/runtime/formats/functiongemma.py",
+        "edgefabric/runtime/formats/functiongemma/__init__.py",
+        "edgefabric/runtime/formats/functiongemma/template.jinja",
+        "edgefabric/runtime/formats/functiongemma/ollama.tmpl",
         "edgefabric/tui/app.py",
     ):
         assert module in names

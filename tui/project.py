@@ -17,6 +17,7 @@ import yaml
 from edgefabric.config import ProjectConfig, load_config, load_yaml, parse_config, save_config
 from edgefabric.errors import ConfigError
 from edgefabric.layout import CONFIG_NAME, ProjectLayout
+from edgefabric.runtime.formats.registry import units
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,17 @@ class Target:
     base: str
 
 
-TARGETS = (
-    Target("embedded", "Embedded Gemma 3 270M (offline)", "functiongemma", "embedded:gemma3-270m"),
-    Target("functiongemma", "FunctionGemma-270M", "functiongemma", "google/functiongemma-270m-it"),
-    Target("qwen3", "Qwen3-4B", "qwen3", "Qwen/Qwen3-4B"),
-)
+def targets() -> list[Target]:
+    """The student models on offer: each registered chat format's `model_choices`, in registration order
+    (runtime/formats/registry.py), so a new format's models appear here with no change to the TUI."""
+    return [
+        Target(choice.key, choice.label, unit.name, choice.base) for unit in units() for choice in unit.model_choices
+    ]
 
 
 def target_for(config: ProjectConfig) -> Target | None:
-    for target in TARGETS:
+    """The offered target that `config`'s model section is (base and family both match), else None."""
+    for target in targets():
         if target.base == config.model.base and target.family == config.model.family:
             return target
     return None

@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from edgefabric.errors import EdgeFabricError
+from edgefabric.runtime.formats.registry import describe_families
 
+# The chat formats come from their registry (runtime/formats/registry.py), the one list of them.
+FAMILY_HELP = f"Chat format: {describe_families()} (guessed from the model name)."
 CONSTRAIN_HELP = "Constrained decoding of calls (llama.cpp grammar): off, auto (call or answer), required."
 THREADS_HELP = (
     "Inference threads, overriding the thread policy (physical cores minus a reserve and the current load, "
@@ -37,7 +40,7 @@ def chat(
         ..., help="A .gguf file, an ONNX or HF folder, or embedded:smollm2-135m / embedded:gemma3-270m."
     ),
     tools: list[str] = typer.Option(["math", "kv"], "--tools", "-t", help="Tool sets (repeatable)."),
-    family: str | None = typer.Option(None, help="Chat format: functiongemma or qwen3 (guessed from the model name)."),
+    family: str | None = typer.Option(None, help=FAMILY_HELP),
     backend: str = typer.Option("auto", help="auto, llama.cpp, onnxruntime-genai or transformers."),
     profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
     constrained: str = typer.Option("off", help=CONSTRAIN_HELP),

@@ -7,8 +7,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from edgefabric.config import DEFAULT_FAMILY
 from edgefabric.dataset import read_samples
 from edgefabric.errors import EdgeFabricError
+from edgefabric.runtime.formats.registry import describe_families, get_format
 
 app = typer.Typer(help="Check and render dataset (JSONL) files.", no_args_is_help=True)
 
@@ -34,12 +36,10 @@ def check(path: Path = typer.Argument(..., help="A JSONL file of samples.")) -> 
 @app.command()
 def render(
     path: Path = typer.Argument(..., help="A JSONL file of samples."),
-    family: str = typer.Option("functiongemma", help="Chat format: functiongemma or qwen3."),
+    family: str = typer.Option(DEFAULT_FAMILY, help=f"Chat format: {describe_families()}."),
     index: int = typer.Option(0, help="Which sample (0-based)."),
 ) -> None:
     """Print one sample exactly as the model sees it in training."""
-    from edgefabric.runtime.formats import get_format
-
     samples = read_samples(path).samples
     if not 0 <= index < len(samples):
         raise EdgeFabricError(f"sample {index} does not exist; {path} has {len(samples)}", "pass a smaller --index")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from edgefabric.cli.chat_cmd import CONSTRAIN_HELP, QUIET_HELP, THREADS_HELP
+from edgefabric.cli.chat_cmd import CONSTRAIN_HELP, FAMILY_HELP, QUIET_HELP, THREADS_HELP
 from edgefabric.cli.plain_progress import plain_progress
 from edgefabric.errors import EdgeFabricError
 
@@ -74,7 +74,7 @@ def run(
     bfcl: list[Path] = typer.Option([], "--bfcl", help="BFCL question file; answers from possible_answer/ beside it."),
     answers: Path | None = typer.Option(None, help="BFCL possible-answer file (for a single --bfcl)."),
     tools: list[str] = typer.Option([], "--tools", "-t", help="Tool sets to execute calls in the sandbox."),
-    family: str | None = typer.Option(None, help="Chat format: functiongemma or qwen3 (guessed from the name)."),
+    family: str | None = typer.Option(None, help=FAMILY_HELP),
     backend: str = typer.Option("auto", help="auto, llama.cpp, onnxruntime-genai or transformers."),
     profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
     constrained: str = typer.Option("off", help=CONSTRAIN_HELP),

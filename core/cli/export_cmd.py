@@ -16,6 +16,7 @@ from edgefabric.config import OnnxQuantization, ProjectConfig
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
+from edgefabric.runtime.formats.registry import describe_families
 
 
 def _split(value: str) -> list[str]:
@@ -57,7 +58,7 @@ def export(
         None, "--out", help="The bundle folder (default: RUN/export, or exports/NAME in the EdgeFabric data folder)."
     ),
     chat_format: str | None = typer.Option(
-        None, "--format", help="Chat format: functiongemma or qwen3 (default: from the architecture)."
+        None, "--format", help=f"Chat format: {describe_families()} (default: from the architecture)."
     ),
     parity: bool = typer.Option(
         True, "--parity/--no-parity", help="Compare every export with the HF model on a probe set."

@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from edgefabric.cli.chat_cmd import THREADS_HELP, load_tools
+from edgefabric.cli.chat_cmd import FAMILY_HELP, THREADS_HELP, load_tools
 from edgefabric.errors import EdgeFabricError
 
 
 def serve(
     model: str = typer.Argument(..., help="A .gguf file, an ONNX or HF folder, or an embedded model."),
     tools: list[str] = typer.Option(["math", "kv"], "--tools", "-t", help="Tools offered when a request has none."),
-    family: str | None = typer.Option(None, help="Chat format: functiongemma or qwen3 (guessed from the name)."),
+    family: str | None = typer.Option(None, help=FAMILY_HELP),
     backend: str = typer.Option("auto", help="auto, llama.cpp, onnxruntime-genai or transformers."),
     profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on; 0.0.0.0 exposes it to your network."),

@@ -33,7 +33,7 @@ class EvalRequest:
     - `samples`: Sample JSONL files (held-out splits); `bfcl`: BFCL question files, with
       `answers` for a single one (else found beside it). At least one source is needed.
     - `tools`: tool sets whose calls execute in the sandbox (built-in names, .py modules).
-    - `family`: the chat format (functiongemma, qwen3); None guesses it from the model.
+    - `family`: a registered chat format or alias (runtime/formats/registry.py); None guesses it from the model.
     - `backend`: auto, llama.cpp, onnxruntime-genai or transformers.
     - `profile`: the device profile (runtime.profiles); `max_tokens` None means its cap per step.
     - `max_samples`: at most this many cases per source; `max_steps`: agent steps per case.

@@ -64,7 +64,7 @@ def check_format(
             errors = by_name[call.name].argument_errors(call.arguments)
             if errors:
                 return f"invalid arguments: {errors[0]}"
-    from edgefabric.runtime.formats import get_format
+    from edgefabric.runtime.formats.registry import get_format
 
     chat_format = get_format(family)
     for turn in call_turns:

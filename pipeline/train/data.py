@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.runtime.formats import ChatFormat
+from edgefabric.runtime.formats.base import ChatFormat
 from edgefabric.schemas import Sample
 
 IGNORE = -100

@@ -108,7 +108,7 @@ def _read_splits(data_dir: Path, family: str, on_event: EventSink) -> _Splits:
     and come later (`encode_samples`, `apply_max_length`).
     """
     from edgefabric.pipeline.train.data import format_problem
-    from edgefabric.runtime.formats import get_format
+    from edgefabric.runtime.formats.registry import get_format
 
     train_path, val_path = data_dir / TRAIN_FILE, data_dir / VAL_FILE
     if not train_path.exists():
@@ -207,7 +207,7 @@ def train(
 
 def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bool, on_event: EventSink) -> TrainResult:
     from edgefabric.pipeline.train.backends import make_backend, resolve_backend
-    from edgefabric.runtime.formats import get_format
+    from edgefabric.runtime.formats.registry import get_format
     from edgefabric.runtime.formats.templates import chat_template
     from edgefabric.runtime.models import resolve_hf_folder
 

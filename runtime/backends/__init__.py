@@ -13,6 +13,7 @@ from typing import Literal
 
 from edgefabric.errors import EdgeFabricError
 from edgefabric.runtime.backends.base import Backend, Generation, GenerationStats, StopScanner
+from edgefabric.runtime.formats.registry import FORMATS, family_for_name, get_format
 from edgefabric.runtime.models import EMBEDDED, resolve_gguf
 from edgefabric.runtime.profiles import DeviceProfile, get_profile
 
@@ -37,19 +38,16 @@ def detect_backend(model: str) -> str:
 
 def guess_family(model: str) -> str:
     """The chat format a model speaks: the one its export bundle's manifest.json names, else a guess from
-    the name (ChatML/Hermes (qwen3) for Qwen and SmolLM, else FunctionGemma)."""
+    the name by the registered formats' `name_hints` (registry.family_for_name)."""
     path = Path(model).expanduser()
     for manifest in (path / "manifest.json", path.parent / "manifest.json"):
         try:
             named = json.loads(manifest.read_text(encoding="utf-8")).get("format")
         except (OSError, ValueError, AttributeError):
             continue
-        if named in ("functiongemma", "qwen3"):
-            return str(named)
-    lowered = model.lower()
-    if any(word in lowered for word in ("qwen", "smollm", "hermes", "chatml")):
-        return "qwen3"
-    return "functiongemma"
+        if isinstance(named, str) and named in FORMATS:
+            return get_format(named).name
+    return family_for_name(model)
 
 
 def load_backend(model: str, *, backend: str = "auto", profile: DeviceProfile | str = "laptop") -> Backend:

@@ -1,11 +1,17 @@
-"""What every chat format provides, and the parse result they share."""
+"""What every chat format unit provides (`ChatFormat`), and the parse result and choices they share.
+
+A unit is a package `runtime/formats/<family>/` whose `__init__` module satisfies `ChatFormat`; the
+registry (registry.py) maps family names and aliases to units.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any, Protocol
 
+from edgefabric.errors import EdgeFabricError
 from edgefabric.runtime.formats.gbnf import GrammarMode
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
@@ -44,10 +50,33 @@ class Segment:
     trainable: bool
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """A base model a chat format offers for training (the TUI's model choices).
+
+    `key` identifies the choice, `label` is what a person reads, `base` what `model.base` in the config
+    takes (an embedded model, a hub id or a folder).
+    """
+
+    key: str
+    label: str
+    base: str
+
+
 class ChatFormat(Protocol):
-    """One model family's prompt format, as a module or an object."""
+    """One model family's prompt format and everything that follows from it, as a module or an object.
+
+    Render, segment and parse its text; its tokens; its exported Jinja chat template and Ollama (Go)
+    template; its call grammar; the HF architectures whose fine-tunes speak it; the base models it offers;
+    the words in a model's name that say a model speaks it; and what an export's model card tells users.
+    """
 
     name: str
+    aliases: tuple[str, ...]  # other names the registry accepts for this format ("hermes" for qwen3)
+    architectures: tuple[str, ...]  # HF `architectures` entries whose fine-tunes are trained in this format
+    model_choices: tuple[ModelChoice, ...]
+    name_hints: tuple[str, ...]  # lower-case words in a model's name or path that say it speaks this format
+    usage_notes: tuple[str, ...]  # model-card lines on serving an export of this format (Markdown list items)
     stop_sequences: tuple[str, ...]
     turn_end_sequences: tuple[str, ...]  # the stops that end a turn normally (a subset of stop_sequences)
     special_tokens: tuple[str, ...]
@@ -69,3 +98,19 @@ class ChatFormat(Protocol):
     def call_grammar(self, tools: Sequence[ToolSpec], *, mode: GrammarMode, max_calls: int) -> str: ...
 
     def chat_template(self) -> str: ...
+
+    def ollama_template(self) -> str: ...
+
+
+def unit_file(package: str, filename: str) -> str:
+    """The text of `filename` inside the unit package `package` (its template.jinja, its ollama.tmpl).
+
+    Raises EdgeFabricError naming the missing file when the package lacks it (a unit without a template
+    is incomplete, not something to fall back from).
+    """
+    path = files(package).joinpath(filename)
+    if not path.is_file():
+        raise EdgeFabricError(
+            f"chat format package {package} has no {filename}", f"add {filename} beside its __init__.py"
+        )
+    return path.read_text(encoding="utf-8")

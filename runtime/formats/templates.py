@@ -1,4 +1,4 @@
-"""The exported Jinja chat templates: one per format, beside its module, rendering what the module renders.
+"""The exported Jinja chat templates: each format unit's template.jinja, rendering what the unit renders.
 
 The template travels inside the GGUF (`tokenizer.chat_template`), the merged model's tokenizer and the
 ONNX bundle, so llama.cpp (`llama-server --jinja`), LM Studio and transformers' `apply_chat_template`
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.schemas import Message, ToolSpec
 
 

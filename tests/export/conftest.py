@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from edgefabric.runtime.formats import functiongemma, get_format, qwen3
+from edgefabric.runtime.formats import functiongemma, qwen3
+from edgefabric.runtime.formats.registry import get_format
 from tests.export.conversations import CONVERSATIONS
 
 SPECIALS = [

@@ -25,7 +25,7 @@ import pytest
 from edgefabric.export.gguf import export_gguf
 from edgefabric.export.probes import PROBE_TOOLS
 from edgefabric.export.source import inspect_source
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.schemas import Message, ToolSpec
 from tests.export.test_template_equivalence import CONV, STANDARD_CLIENT, expected
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.runtime.formats.templates import chat_template
 from edgefabric.schemas import ToolSpec, messages_from_openai
 from tests.formats.strategies import wire_conversations

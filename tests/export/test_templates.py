@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.runtime.formats.templates import chat_template, render_template, template_messages
 from tests.export.conversations import CONVERSATIONS
 

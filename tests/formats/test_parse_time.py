@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 import pytest
 
-from edgefabric.runtime.formats import functiongemma, get_format, qwen3
+from edgefabric.runtime.formats import functiongemma, qwen3
+from edgefabric.runtime.formats.registry import get_format
 
 pytestmark = pytest.mark.reliability
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.schemas import Message
 from tests.formats.strategies import MARKUP, assistant_messages
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgefabric.runtime.formats import get_format, qwen3
+from edgefabric.runtime.formats import qwen3
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.schemas import Message, messages_from_openai
 from tests.formats.strategies import wire_conversations
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.runtime.grammar import call_grammar
 from edgefabric.schema_normal import normalize_schema
 from edgefabric.schemas import Message, ToolCall, ToolSpec

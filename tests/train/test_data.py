@@ -17,7 +17,8 @@ from edgefabric.pipeline.train.data import (
     training_segments,
 )
 from edgefabric.pipeline.train.tokens import add_special_tokens
-from edgefabric.runtime.formats import functiongemma, get_format, qwen3
+from edgefabric.runtime.formats import functiongemma, qwen3
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.schemas import Message, Sample, ToolCall
 from tests.train.conftest import ADD, WEATHER, add_sample, weather_sample
 

@@ -12,7 +12,7 @@ from edgefabric.config import LoraConfig
 from edgefabric.pipeline.train import merge
 from edgefabric.pipeline.train.backends import TrlBackend
 from edgefabric.pipeline.train.safetensors_stream import StreamingSafetensorsWriter, spec_of
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 
 
 def _trained_adapter(base: Path, family: str, out: Path, *, rslora: bool = False) -> int:

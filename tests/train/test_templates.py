@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from edgefabric.runtime.formats.templates import chat_template
 from tests.train.conftest import add_sample, chat_sample, weather_sample
 

@@ -10,7 +10,7 @@ import pytest
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventLog, ItemDone, Note, Progress, StageDone, StageStarted
 from edgefabric.pipeline.train import RunLayout, train
-from edgefabric.runtime.formats import get_format
+from edgefabric.runtime.formats.registry import get_format
 from tests.train.conftest import dataset, project, weather_sample, write_data
 
 

@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, Select, SelectionList, Static,
 
 from edgefabric.config import ProjectConfig
 from edgefabric.errors import ConfigError
-from edgefabric.tui.project import TARGETS, Project, safe_project_name, target_for, validate_text
+from edgefabric.tui.project import Project, safe_project_name, target_for, targets, validate_text
 from edgefabric.tui.screens.base import FabricScreen
 from edgefabric.tui.screens.conflict import Choice, ConflictScreen
 
@@ -57,7 +57,7 @@ class ProjectScreen(FabricScreen):
                     yield Button("Open", id="open", compact=True)
                     yield Button("Create", id="create", compact=True, variant="primary")
                 yield Label("Target model")
-                yield Select(((t.label, t.key) for t in TARGETS), id="target", allow_blank=True, compact=True)
+                yield Select(((t.label, t.key) for t in targets()), id="target", allow_blank=True, compact=True)
                 yield Label("Teacher model")
                 yield Input(id="teacher", placeholder="embedded:smollm2-135m")
                 yield Label("Built-in tool sets")
@@ -206,7 +206,7 @@ class ProjectScreen(FabricScreen):
 
     @on(Select.Changed, "#target")
     def _target_changed(self, event: Select.Changed) -> None:
-        target = next((t for t in TARGETS if t.key == event.value), None)
+        target = next((t for t in targets() if t.key == event.value), None)
         if target is None:
             return
         editor = self.query_one("#yaml", TextArea)
@@ -215,7 +215,7 @@ class ProjectScreen(FabricScreen):
         except ConfigError:
             self.notify("Fix the config's problems first; the form edits a valid config", severity="warning")
             return
-        config.model.family = target.family  # type: ignore[assignment]
+        config.model.family = target.family
         config.model.base = target.base
         editor.load_text(config.to_yaml())
         self.validate()

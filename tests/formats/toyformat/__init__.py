@@ -1,5 +1,9 @@
 """A toy third chat format, one package: what adding a family takes (issue 14, "How it is checked").
 
+It declares what every unit declares (runtime/formats/base.py `ChatFormat`): tokens, aliases, the HF
+architecture its fine-tunes use, its model choices, name hints, model-card notes, a Jinja and an Ollama
+template beside it. tests/train/test_a_third_family.py registers it and uses it everywhere.
+
 S: system text
 U: user text
 A: answer text<call>NAME {"json": "arguments"}</call><end>
@@ -11,15 +15,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from importlib.resources import files
 
 from pydantic import ValidationError
 
-from edgefabric.runtime.formats.base import ParseError, ParseResult, Segment
+from edgefabric.runtime.formats.base import ModelChoice, ParseError, ParseResult, Segment, unit_file
 from edgefabric.runtime.formats.gbnf import GrammarMode, json_call_grammar
 from edgefabric.schemas import Message, ToolCall, ToolSpec
 
 name = "toy"
+aliases: tuple[str, ...] = ("toy-chat",)
+architectures: tuple[str, ...] = ("ToyForCausalLM",)
+model_choices: tuple[ModelChoice, ...] = (ModelChoice("toy-1m", "Toy 1M", "toy/toy-1m"),)
+name_hints: tuple[str, ...] = ("toylm",)
+usage_notes: tuple[str, ...] = ("- Toy models answer on `A: ` lines; stop on `<end>`.",)
 CALL_START, CALL_END, END = "<call>", "</call>", "<end>"
 special_tokens: tuple[str, ...] = (CALL_START, CALL_END, END)
 stop_sequences: tuple[str, ...] = (END,)
@@ -81,4 +89,8 @@ def call_grammar(tools: Sequence[ToolSpec], *, mode: GrammarMode, max_calls: int
 
 
 def chat_template() -> str:
-    return files(__package__ or __name__).joinpath("template.jinja").read_text(encoding="utf-8")
+    return unit_file(__name__, "template.jinja")
+
+
+def ollama_template() -> str:
+    return unit_file(__name__, "ollama.tmpl")

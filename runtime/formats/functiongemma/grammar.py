@@ -1,8 +1,8 @@
-"""FunctionGemma's call grammar, built from the format's own writers (functiongemma.py).
+"""FunctionGemma's call grammar, built from the format's own writers (render.py).
 
-Keys are written by `functiongemma._key` (so `page size` is `<escape>page size<escape>:`, as the parser
-expects), fixed values (`enum`, `const`) by `functiongemma._value`, and strings are `<escape>`-quoted.
-Every call the grammar admits parses with `functiongemma.parse` and passes the schema's constraints that
+Keys are written by `render.write_key` (so `page size` is `<escape>page size<escape>:`, as the parser
+expects), fixed values (`enum`, `const`) by `render.write_value`, and strings are `<escape>`-quoted.
+Every call the grammar admits parses with `parse.parse` and passes the schema's constraints that
 GBNF can express (see gbnf.py for the rest). No library writes grammars for this notation, hence by hand.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from edgefabric.runtime.formats import functiongemma as fg
+from edgefabric.runtime.formats.functiongemma.render import write_key, write_value
+from edgefabric.runtime.formats.functiongemma.tokens import CALL_END, CALL_START
 from edgefabric.runtime.formats.gbnf import MAX_STRING, GrammarMode, literal, root_rule
 from edgefabric.schema_normal import normalize_schema
 from edgefabric.schemas import ToolSpec
@@ -50,9 +51,9 @@ class _Builder:
         if not isinstance(schema, dict) or not schema:
             return "value"
         if "enum" in schema:
-            return self._new(hint + "-enum", " | ".join(literal(fg._value(v)) for v in schema["enum"]))
+            return self._new(hint + "-enum", " | ".join(literal(write_value(v)) for v in schema["enum"]))
         if "const" in schema:
-            return self._new(hint + "-const", literal(fg._value(schema["const"])))
+            return self._new(hint + "-const", literal(write_value(schema["const"])))
         for key in ("anyOf", "oneOf"):
             if isinstance(schema.get(key), list):
                 options = [self.value(s, f"{hint}-{i}") for i, s in enumerate(schema[key])]
@@ -81,7 +82,7 @@ class _Builder:
             return "any-object" if schema.get("additionalProperties", True) is not False else self._new("empty", '"{}"')
         required = [k for k in properties if k in set(schema.get("required") or [])]
         optional = [k for k in properties if k not in required]
-        pairs = {k: f"{literal(fg._key(k) + ':')} {self.value(properties[k], f'{hint}-{k}')}" for k in properties}
+        pairs = {k: f"{literal(write_key(k) + ':')} {self.value(properties[k], f'{hint}-{k}')}" for k in properties}
 
         def chain(keys: Sequence[str]) -> str:
             return " ".join(f'( "," {pairs[k]} )?' for k in keys)
@@ -100,8 +101,8 @@ def call_grammar(tools: Sequence[ToolSpec], *, mode: GrammarMode, max_calls: int
     calls = []
     for tool in tools:
         args = builder.value(normalize_schema(tool.parameters), tool.name)
-        head = literal(f"{fg.CALL_START}call:{tool.name}")
-        calls.append(builder._new(tool.name + "-call", f"{head} {args} {literal(fg.CALL_END)}"))
+        head = literal(f"{CALL_START}call:{tool.name}")
+        calls.append(builder._new(tool.name + "-call", f"{head} {args} {literal(CALL_END)}"))
     builder.rules["tool-call"] = " | ".join(calls)
     builder.rules["answer"] = "[^<] [^<]*"
     lines = [root_rule("tool-call", "", "answer", mode, max_calls)]
