@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from edgefabric.config import ProjectConfig
 from edgefabric.errors import ConfigError, EdgeFabricError
-from edgefabric.events import ItemDone, Note
+from edgefabric.events import Note, PhaseStarted, ReplyText, ToolCallExecuted
 from edgefabric.tui.bridge import StageCall, TextualSink
 from edgefabric.tui.project import Project, family_for
 
@@ -158,25 +158,22 @@ def chat_call(
         profile = get_profile(config.eval.device_profile)
         box = load_toolbox(sets)
         if model not in engines:
-            sink(Note("chat", f"loading {model}"))
+            sink(PhaseStarted("chat", f"loading {model}"))
             engines[model] = load_backend(model, profile=profile)
 
         def on_text(piece: str) -> None:
-            sink(ItemDone("chat", "text", {"text": piece}))
+            sink(ReplyText("chat", piece))
 
         def on_call(executed: ExecutedCall) -> None:
             sink(
-                ItemDone(
+                ToolCallExecuted(
                     "chat",
-                    "tool_call",
-                    {
-                        "name": executed.call.name,
-                        "arguments": executed.call.arguments,
-                        "ok": executed.ok,
-                        "content": executed.content,
-                        "error_kind": executed.error_kind,
-                        "elapsed_ms": executed.elapsed_ms,
-                    },
+                    executed.call.name,
+                    executed.call.arguments,
+                    executed.ok,
+                    executed.content,
+                    executed.error_kind,
+                    executed.elapsed_ms,
                 )
             )
 

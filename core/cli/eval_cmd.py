@@ -86,7 +86,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Run MODEL on held-out samples and/or BFCL-layout files and print every metric."""
-    from edgefabric.events import Note
+    from edgefabric.events import Note, PhaseStarted
     from edgefabric.events import Progress as ProgressEvent
     from edgefabric.pipeline.evaluate.report import print_report
     from edgefabric.pipeline.evaluate.request import run_eval
@@ -125,7 +125,9 @@ def run(
             lines.start("eval")
 
         def on_event(event: Any) -> None:
-            if isinstance(event, Note) and event.stage == "eval":
+            if isinstance(event, PhaseStarted) and event.stage == "eval":
+                bar.update(task, rate=event.describe())
+            elif isinstance(event, Note) and event.stage == "eval":
                 bar.update(task, rate=event.text)
             elif isinstance(event, ProgressEvent) and event.stage == "eval":
                 rate = event.metrics.get("pass_rate")

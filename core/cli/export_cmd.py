@@ -14,7 +14,7 @@ from rich.table import Table
 
 from edgefabric.config import OnnxQuantization, ProjectConfig
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import ArtifactWritten, Event, Note, PhaseStarted, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
 
 
@@ -108,12 +108,14 @@ def export(
                 bar.update(task, total=event.total, description=f"export {event.detail}")
             elif isinstance(event, ProgressEvent) and event.stage == "export":
                 bar.update(task, completed=event.done)
-            elif isinstance(event, ItemDone):
+            elif isinstance(event, ArtifactWritten):
                 bar.console.print(
-                    f"[green]wrote[/] {event.payload['path']} ({event.kind} {event.payload['quant']}, "
-                    f"{event.payload['seconds']} s)",
+                    f"[green]wrote[/] {event.path} ({event.kind} {event.detail.get('quant')}, "
+                    f"{event.detail.get('seconds')} s)",
                     highlight=False,
                 )
+            elif isinstance(event, PhaseStarted):
+                bar.update(task, description=event.phase)
             elif isinstance(event, Note):
                 bar.update(task, description=event.text)
                 if event.stage == "parity":

@@ -6,13 +6,24 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from edgefabric.cli.chat_cmd import QUIET_HELP, THREADS_HELP
 from edgefabric.cli.plain_progress import PlainProgress, plain_progress
 from edgefabric.config import load_config
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import (
+    ArtifactWritten,
+    BackendChosen,
+    Event,
+    Note,
+    PhaseStarted,
+    SampleRejected,
+    StageDone,
+    StageFailed,
+    StageStarted,
+)
 from edgefabric.events import Progress as ProgressEvent
 from edgefabric.layout import ProjectLayout
 
@@ -57,13 +68,13 @@ class StageView:
                 # The line has its own rate and ETA; only the accept rate is added.
                 accept = f"accept {m['accept_rate']:.0%}" if "accept_rate" in m else ""
                 self.lines.update(event.stage, event.done, event.total, accept)
-        elif isinstance(event, ItemDone) and not event.payload.get("accepted", True):
+        elif isinstance(event, SampleRejected):
             self.console.print(
-                f"[yellow]rejected[/] {event.payload.get('kind')}: {event.payload.get('stage')}: "
-                f"{str(event.payload.get('reason'))[:160]}",
+                f"[yellow]rejected[/] {escape(event.kind)}: {escape(event.check)}: {escape(event.reason[:160])}",
                 highlight=False,
-                markup=True,
             )
+        elif isinstance(event, PhaseStarted | BackendChosen | ArtifactWritten):
+            self.console.print(f"[dim]{event.stage}: {escape(event.describe())}[/]", highlight=False)
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
             self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)

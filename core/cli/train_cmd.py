@@ -6,13 +6,23 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 
 from edgefabric.cli.chat_cmd import QUIET_HELP
 from edgefabric.cli.generate_cmd import stage_progress
 from edgefabric.cli.plain_progress import PlainProgress, plain_progress
 from edgefabric.config import load_config
-from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import (
+    ArtifactWritten,
+    BackendChosen,
+    Event,
+    Note,
+    PhaseStarted,
+    StageDone,
+    StageFailed,
+    StageStarted,
+)
 from edgefabric.events import Progress as ProgressEvent
 from edgefabric.layout import ProjectLayout
 
@@ -54,8 +64,10 @@ class TrainView:
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
             self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)
-        elif isinstance(event, ItemDone) and event.kind in ("adapter", "merged"):
-            self.console.print(f"[dim]{event.kind} written to {event.payload.get('path')}[/]", highlight=False)
+        elif isinstance(event, ArtifactWritten) and event.kind in ("adapter", "merged"):
+            self.console.print(f"[dim]{escape(event.describe())}[/]", highlight=False)
+        elif isinstance(event, PhaseStarted | BackendChosen):
+            self.console.print(f"[dim]{event.stage}: {escape(event.describe())}[/]", highlight=False)
         elif isinstance(event, StageDone) and event.stage == "train" and self.task is not None:
             total = self.progress.tasks[self.task].total
             self.progress.update(self.task, completed=total if total is not None else event.summary.get("steps", 0))

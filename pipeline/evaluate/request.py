@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventSink, Note, ignore_events
+from edgefabric.events import EventSink, PhaseStarted, ignore_events
 
 if TYPE_CHECKING:
     from edgefabric.config import ProjectConfig
@@ -145,7 +145,7 @@ def _relative(path: Path | str, cwd: Path | None) -> str:
 def run_eval(request: EvalRequest, *, on_event: EventSink = ignore_events) -> EvalReport:
     """Run `request`: load its cases, tools and model, evaluate, write the report, close the engine.
 
-    Events: Note (loading), the sandbox build's, then the Evaluator's StageStarted, Progress
+    Events: PhaseStarted (loading the model), the sandbox build's, then the Evaluator's StageStarted, Progress
     per case and StageDone. Returns the report, already saved at `request.out` (through a
     temporary file). Raises EdgeFabricError for a request that cannot run (see `check`), a
     missing or empty case file, an unknown profile or backend, or a model that does not load.
@@ -162,7 +162,7 @@ def run_eval(request: EvalRequest, *, on_event: EventSink = ignore_events) -> Ev
     cases = [c for path in request.samples for c in load_sample_cases(path, request.max_samples)]
     cases += [c for path in request.bfcl for c in load_bfcl_cases(path, request.answers, request.max_samples)]
     box = load_toolbox(list(request.tools), on_event=on_event) if request.tools else None
-    on_event(Note(STAGE, f"loading {request.model}"))
+    on_event(PhaseStarted(STAGE, f"loading {request.model}"))
     engine = load_backend(request.model, backend=request.backend, profile=profile)
     try:
         evaluator = Evaluator(

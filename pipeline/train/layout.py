@@ -6,7 +6,7 @@ runs/<name>/
     adapter/             the final LoRA adapter + tokenizer + chat template
     merged/              on request: base + adapter merged, an HF folder (safetensors, tokenizer)
     train_report.json    what was trained on, what was skipped and why, losses, timings
-    events.jsonl         every progress event, one JSON line each (for plots after the fact)
+    events.jsonl         every event of the run, one JSON line each (edgefabric.event_log; plots after the fact)
 """
 
 from __future__ import annotations
