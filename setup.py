@@ -11,6 +11,7 @@ from setuptools import setup
 PACKAGE_DIRS = {
     "edgefabric": "core",
     "edgefabric.tui": "tui",
+    "edgefabric.app": "app",
     "edgefabric.pipeline": "pipeline",
     "edgefabric.export": "export",
     "edgefabric.runtime": "runtime",

@@ -57,7 +57,7 @@ def demo(
     With --headless it runs every step and prints base vs fine-tuned and where every
     artifact is; without it, it opens fabric-tui on the demo project.
     """
-    from edgefabric.journey import load_reports, prepare_project, run_journey
+    from edgefabric.app.journey import load_reports, prepare_project, run_journey
     from edgefabric.runtime.threads import set_override
 
     set_override(threads)  # inherited by the teacher server and each evaluation process

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from edgefabric.cli.chat_cmd import QUIET_HELP, THREADS_HELP
 from edgefabric.cli.plain_progress import PlainProgress, plain_progress
-from edgefabric.config import load_config
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import (
     ArtifactWritten,
@@ -25,7 +25,9 @@ from edgefabric.events import (
     StageStarted,
 )
 from edgefabric.events import Progress as ProgressEvent
-from edgefabric.layout import ProjectLayout
+
+if TYPE_CHECKING:
+    from edgefabric.app.generate import GenerateRequest
 
 topics_app = typer.Typer(help="Inspect topic graphs made by `edgefabric generate`.", no_args_is_help=True)
 
@@ -84,6 +86,16 @@ class StageView:
             self.console.print(f"[red]{event.stage} failed[/]", highlight=False)
 
 
+def generate_request(
+    *, config_path: Path, out: Path | None, resume: bool, num_samples: int | None, **_display: object
+) -> GenerateRequest:
+    """The request `edgefabric generate` runs, from its parsed options (also used to parse the TUI's command);
+    --threads and --quiet shape how it runs here, not what is generated."""
+    from edgefabric.app.generate import GenerateRequest
+
+    return GenerateRequest(config=config_path, out=out, resume=resume, num_samples=num_samples)
+
+
 def generate(
     config_path: Path = typer.Argument(..., metavar="CONFIG", help="The project YAML file."),
     out: Path | None = typer.Option(
@@ -99,22 +111,15 @@ def generate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Generate a verified tool-calling dataset: topics, real tool execution, splits and a card."""
-    from edgefabric.pipeline.generate.run import generate as run_generation
+    from edgefabric.app.generate import run_generate
     from edgefabric.runtime.threads import set_override
 
     set_override(threads)
-    config = load_config(config_path)
-    layout = ProjectLayout.of_config(config_path)
-    out_dir = out or (layout.data if layout else Path("datasets") / config.name)
+    request = generate_request(config_path=config_path, out=out, resume=resume, num_samples=num_samples)
     console = Console()
     with stage_progress(console) as progress:
-        summary = run_generation(
-            config,
-            out_dir,
-            resume=resume,
-            num_samples=num_samples,
-            on_event=StageView(console, progress, plain_progress(console, quiet)),
-        )
+        summary = run_generate(request, on_event=StageView(console, progress, plain_progress(console, quiet)))
+    out_dir = summary.out_dir
     card = summary.card
     console.print(
         f"[green]done:[/] {summary.accepted} accepted, {summary.rejected} rejected in {summary.elapsed_s:.0f} s; "

@@ -67,6 +67,12 @@ class GenerateSummary:
     card: dict[str, Any] = field(default_factory=dict)
 
 
+def run_started(out_dir: Path) -> bool:
+    """A generation run was started in `out_dir` (samples, rejects or its saved config are there):
+    generating into it again means resuming it (nothing written is lost or repeated)."""
+    return any((out_dir / name).exists() for name in (SAMPLES_FILE, REJECTS_FILE, CONFIG_FILE))
+
+
 def tool_sources(config: ProjectConfig) -> list[str]:
     if config.tools.mcp:
         raise EdgeFabricError(

@@ -43,6 +43,11 @@ class RunLayout:
     def events(self) -> Path:
         return self.root / "events.jsonl"
 
+    @property
+    def started(self) -> bool:
+        """A run was started here (its config or a checkpoint is written): training it again means resuming."""
+        return self.config.exists() or self.checkpoints.exists()
+
     def last_checkpoint(self) -> Path | None:
         """The checkpoint with the highest step, or None (a half-written one has no trainer_state.json)."""
         if not self.checkpoints.is_dir():

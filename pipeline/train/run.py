@@ -62,8 +62,7 @@ def _run_identity(config: ProjectConfig) -> dict[str, Any]:
 
 
 def _prepare_run_dir(config: ProjectConfig, layout: RunLayout, resume: bool) -> None:
-    started = layout.config.exists() or layout.checkpoints.exists()
-    if started and not resume:
+    if layout.started and not resume:
         raise EdgeFabricError(
             f"{layout.root} already holds a training run",
             "pass --resume to continue it, or choose another --out folder",

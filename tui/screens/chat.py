@@ -57,7 +57,7 @@ class ChatScreen(StageScreen):
         self.history: list[Any] = []
         self.last_call: dict[str, Any] | None = None
         self.pending = ""
-        self.engines: dict[str, Any] = {}
+        self.sessions: dict[Any, Any] = {}  # ChatRequest -> ChatSession (edgefabric.app.chat)
         self.reply = ""
         self.queued: list[str] = []  # messages sent while a reply still runs or stops: sent next, in order
 
@@ -73,8 +73,8 @@ class ChatScreen(StageScreen):
             self.load_models()
 
     def on_unmount(self) -> None:
-        for engine in self.engines.values():
-            engine.close()
+        for session in self.sessions.values():
+            session.close()
 
     def load_models(self) -> None:
         select = self.query_one("#chat-model", Select)
@@ -146,7 +146,7 @@ class ChatScreen(StageScreen):
         if not isinstance(model, str):
             self.notify("Choose a model first", severity="warning")
             return None
-        return calls.chat_call(self.project, self, model, self.history, self.pending, self.engines)
+        return calls.chat_call(self.project, self, model, self.history, self.pending, self.sessions)
 
     def before_start(self) -> None:
         self.reply = ""

@@ -96,7 +96,11 @@ class ExportScreen(StageScreen):
         from edgefabric.tui.calls import export_command
 
         spec, gguf, onnx = self.chosen()
-        return export_command(self.project, spec, gguf, onnx) if spec else None
+        try:
+            config = self.project.load()
+        except EdgeFabricError:
+            return None
+        return export_command(self.project, config, spec, gguf, onnx) if spec else None
 
     def show_bundles(self) -> None:
         """Every finished bundle in exports/ (manifest.json is written last, so it marks a complete one)."""

@@ -4,7 +4,7 @@
 build an `EvalRequest` and call `run_eval`; before this, each wired the backend, toolbox,
 agent settings and report by hand, and the copies disagreed (token cap, family, engine
 closing, tool sets). The TUI's "copy CLI command" is `request.command()`, so what it
-copies is what it runs (tests/evaluate/test_request.py parses it back with the CLI).
+copies is what it runs (tests/app/test_evaluate.py parses it back with the CLI).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgefabric.app.command import at, quoted_path
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import EventSink, PhaseStarted, ignore_events
 
@@ -88,7 +89,7 @@ class EvalRequest:
         """
 
         def show(path: Path | str) -> str:
-            return shlex.quote(_relative(path, cwd))
+            return quoted_path(path, cwd)
 
         parts = ["edgefabric", "eval", show(self.model)]
         parts += [f"--samples {show(path)}" for path in self.samples]
@@ -114,32 +115,17 @@ class EvalRequest:
     def under(self, root: Path) -> EvalRequest:
         """The request with relative paths taken as relative to `root` (where its command runs)."""
 
-        def at(path: Path) -> Path:
-            return path if path.is_absolute() else root / path
-
         model = self.model
         if ":" not in model and not Path(model).is_absolute() and (root / model).exists():
             model = str(root / model)  # a path, not a hub id or embedded:NAME
         return replace(
             self,
             model=model,
-            samples=tuple(at(p) for p in self.samples),
-            bfcl=tuple(at(p) for p in self.bfcl),
-            answers=at(self.answers) if self.answers is not None else None,
-            out=at(self.out),
+            samples=tuple(at(p, root) for p in self.samples),
+            bfcl=tuple(at(p, root) for p in self.bfcl),
+            answers=at(self.answers, root) if self.answers is not None else None,
+            out=at(self.out, root),
         )
-
-
-def _relative(path: Path | str, cwd: Path | None) -> str:
-    if cwd is None or (isinstance(path, str) and ":" in path.split("/", 1)[0]):
-        return str(path)
-    candidate = Path(path)
-    if not candidate.is_absolute():
-        return str(path)
-    try:
-        return str(candidate.relative_to(cwd))
-    except ValueError:
-        return str(path)
 
 
 def run_eval(request: EvalRequest, *, on_event: EventSink = ignore_events) -> EvalReport:
