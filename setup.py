@@ -12,6 +12,7 @@ PACKAGE_DIRS = {
     "edgefabric": "core",
     "edgefabric.tui": "tui",
     "edgefabric.app": "app",
+    "edgefabric.cli": "cli",
     "edgefabric.pipeline": "pipeline",
     "edgefabric.export": "export",
     "edgefabric.runtime": "runtime",

@@ -5,7 +5,7 @@ model (`schemas`), the project config (`config`) and layout (`layout`), dataset 
 user-facing errors, paths and typed events (`events`, `event_log`). The stages live in
 `edgefabric.pipeline`, `edgefabric.export` and `edgefabric.runtime`; the application layer
 (one request and runner per action) in `edgefabric.app`; the front ends are the CLI
-(`edgefabric.cli`, folder core/cli/) and the Textual app (`edgefabric.tui`).
+(`edgefabric.cli`, folder cli/) and the Textual app (`edgefabric.tui`).
 """
 
 __version__ = "0.1.0"

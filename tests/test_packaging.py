@@ -29,7 +29,7 @@ def test_stages_import_no_heavy_or_ui_module(stage: str) -> None:
 
 
 def test_only_the_edgefabric_package_is_installed_at_top_level() -> None:
-    for generic in ("pipeline", "runtime", "export", "tui", "core", "app"):
+    for generic in ("pipeline", "runtime", "export", "tui", "core", "app", "cli"):
         code = f"import importlib.util as u; print(u.find_spec({generic!r}) is None)"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
         assert result.stdout.strip() == "True", f"'{generic}' is importable as a top-level module"
@@ -55,7 +55,7 @@ def test_a_normal_wheel_holds_only_the_edgefabric_package(tmp_path: Path) -> Non
 
     # Build from a copy: an in-place build would write build/lib beside the editable link tree.
     source = tmp_path / "src"
-    for folder in ("core", "app", "tui", "pipeline", "export", "runtime"):
+    for folder in ("core", "app", "cli", "tui", "pipeline", "export", "runtime"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("setup.py", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
