@@ -1,5 +1,6 @@
-"""The calls each screen runs in its worker: the real stage entry functions, with the
-project's config and folders, and the sink. No stage logic lives here."""
+"""What each screen runs in its worker: the request of `edgefabric.app` built from the project (its
+config, folders and the screen's choices), run by the app's runner with the screen's sink, and the
+CLI line rendered from that same request for "copy command". No stage logic lives here."""
 
 from __future__ import annotations
 
