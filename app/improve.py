@@ -152,17 +152,20 @@ def run_round(
     eval report's path and the report; the caller records the round.
     """
     from edgefabric.app.evaluate import EvalRequest, run_eval
+    from edgefabric.app.generate import GenerateRequest, run_generate
+    from edgefabric.app.train import TrainRequest, run_train
     from edgefabric.config import load_config, save_config
-    from edgefabric.pipeline.generate.run import generate
-    from edgefabric.pipeline.train.run import train
+    from edgefabric.pipeline.generate.run import run_started
 
     config = load_config(config_path)
     round_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, round_dir / "config.yaml")
+    round_config = round_dir / "config.yaml"
+    save_config(config, round_config)
     data_dir = round_dir / "data"
-    on_event(PhaseStarted(STAGE, f"round in {round_dir}: generating"))
-    generate(config, data_dir, resume=(data_dir / "samples.jsonl").exists(), on_event=on_event)
-    trained = train(config, data_dir, round_dir / "train", max_steps=train_steps, on_event=on_event)
+    on_event(PhaseStarted(STAGE, f"round in {round_dir}: generate -> train -> eval"))
+    run_generate(GenerateRequest(config=round_config, out=data_dir, resume=run_started(data_dir)), on_event=on_event)
+    train = TrainRequest(config=round_config, data=data_dir, out=round_dir / "train", max_steps=train_steps)
+    trained = run_train(train, on_event=on_event)
     model_dir = trained.merged or trained.adapter
     request = EvalRequest.for_project(
         config,
