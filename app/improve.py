@@ -109,6 +109,7 @@ def run_improve(request: ImproveRequest, *, on_event: EventSink = ignore_events)
     from edgefabric.pipeline.evaluate.report import load_report
 
     request.check()
+    request = request.under(Path.cwd())  # rounds.json names files by absolute path: readable from any folder
     report_path = request.report_path
     on_event(Note(STAGE, f"planning from {report_path.name}"))
     report = load_report(report_path)
