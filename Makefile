@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The Makefile is in the key too: it pins the --no-deps installs below (a new one reaches existing venvs).
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py Makefile | cksum | cut -d' ' -f1)
-SOURCES := $(shell find core tui pipeline export runtime -name '*.py' -newer $(STAMP) 2>/dev/null | head -1)
+SOURCES := $(shell find core app cli tui pipeline export runtime -name '*.py' -newer $(STAMP) 2>/dev/null | head -1)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: install demo test reliability check lint bench clean
@@ -43,8 +43,8 @@ demo: install
 	$(VENV)/bin/edgefabric demo $(DEMO_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check core tui pipeline export runtime tests bench setup.py
-	$(VENV)/bin/ruff format --check -q core tui pipeline export runtime tests bench setup.py
+	$(VENV)/bin/ruff check core app cli tui pipeline export runtime tests bench setup.py
+	$(VENV)/bin/ruff format --check -q core app cli tui pipeline export runtime tests bench setup.py
 	$(VENV)/bin/mypy
 
 test: lint

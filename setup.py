@@ -11,6 +11,8 @@ from setuptools import setup
 PACKAGE_DIRS = {
     "edgefabric": "core",
     "edgefabric.tui": "tui",
+    "edgefabric.app": "app",
+    "edgefabric.cli": "cli",
     "edgefabric.pipeline": "pipeline",
     "edgefabric.export": "export",
     "edgefabric.runtime": "runtime",

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--project", type=Path, default=Path("demo-project"))
     args = parser.parse_args(argv)
 
-    from edgefabric.journey import load_reports, run_journey
+    from edgefabric.app.journey import load_reports, run_journey
 
     started = time.perf_counter()
     result = run_journey(args.project)

@@ -136,8 +136,8 @@ def _parity(folder: Path, runtime: str, quant: str, path: Path) -> dict[str, Any
 
 
 def _accuracy(model: Path, cases: Path, config_path: Path, out: Path) -> dict[str, Any]:
+    from edgefabric.app.export_eval import evaluate_in_child
     from edgefabric.config import load_config
-    from edgefabric.export_eval import evaluate_in_child
     from edgefabric.pipeline.evaluate.report import load_report
 
     evaluate_in_child(load_config(config_path), str(model), cases, out, lambda event: None)

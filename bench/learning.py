@@ -1,7 +1,7 @@
 """The same learning: plain TRL and `edgefabric train` on a demo project's data, then the same export and eval.
 
 Both sides train the embedded Gemma 3 270M in the `functiongemma` format on the
-project's `data/train.jsonl` with the demo's settings (`core/journey.py`
+project's `data/train.jsonl` with the demo's settings (`app/journey.py`
 `demo_config`: 1 sample x 4 accumulated a step, lr 5e-4 constant with 5% warmup, LoRA r16 q/k/v/o, the 7
 added control tokens' rows trained, seed 42) for the same number of steps:
 
@@ -40,7 +40,7 @@ SIDES = tuple(os.environ.get("EDGEFABRIC_BENCH_SIDES", "plain TRL,edgefabric").s
 
 def settings() -> Any:
     from bench.training import Settings
-    from edgefabric.journey import demo_config
+    from edgefabric.app.journey import demo_config
 
     training = demo_config().training
     return Settings(

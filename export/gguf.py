@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventSink, ItemDone, Note, ignore_events
+from edgefabric.events import ArtifactWritten, EventSink, PhaseStarted, ignore_events
 from edgefabric.export.files import atomic_output, check_free_space, disk_full_error, remove
 from edgefabric.export.source import SourceModel, prepare_source
 from edgefabric.runtime.formats.templates import chat_template
@@ -166,13 +166,13 @@ def export_gguf(
     try:
         if needs_base:
             started = time.perf_counter()
-            on_event(Note("export", f"converting {source.folder.name} to GGUF f16"))
+            on_event(PhaseStarted("export", f"converting {source.folder.name} to GGUF f16"))
             convert(source, base, "f16")
             if keep_base:
                 written.append(_done(on_event, base, "f16", started))
         if "bf16" in types:
             started = time.perf_counter()
-            on_event(Note("export", "converting to GGUF bf16"))
+            on_event(PhaseStarted("export", "converting to GGUF bf16"))
             written.append(
                 _done(on_event, convert(source, out_dir / gguf_name(source, "bf16"), "bf16"), "bf16", started)
             )
@@ -180,7 +180,7 @@ def export_gguf(
             if quant in CONVERTER_TYPES:
                 continue
             started = time.perf_counter()
-            on_event(Note("export", f"quantizing to {quant}"))
+            on_event(PhaseStarted("export", f"quantizing to {quant}"))
             target = out_dir / gguf_name(source, quant)
             quantize(base, target, quant, parameter_count=source.parameter_count())
             written.append(_done(on_event, target, quant, started))
@@ -192,5 +192,5 @@ def export_gguf(
 
 def _done(on_event: EventSink, path: Path, quant: str, started: float) -> GgufFile:
     item = GgufFile(path=path, quant=quant, seconds=time.perf_counter() - started)
-    on_event(ItemDone("export", "gguf", {"path": str(path), "quant": quant, "seconds": round(item.seconds, 2)}))
+    on_event(ArtifactWritten("export", "gguf", str(path), {"quant": quant, "seconds": round(item.seconds, 2)}))
     return item

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from edgefabric.config import OnnxQuantization
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventSink, ItemDone, Note, ignore_events
+from edgefabric.events import ArtifactWritten, EventSink, PhaseStarted, ignore_events
 from edgefabric.export.files import atomic_output, check_free_space, remove
 from edgefabric.export.source import SourceModel, prepare_source
 from edgefabric.runtime.formats.templates import chat_template
@@ -121,11 +121,11 @@ def export_onnx(
     written = []
     for precision in check_onnx_precisions(precisions):
         started = time.perf_counter()
-        on_event(Note("export", f"building ONNX {precision} with onnxruntime-genai's model builder"))
+        on_event(PhaseStarted("export", f"building ONNX {precision} with onnxruntime-genai's model builder"))
         target = build(source, out_dir / f"onnx-{precision}", precision, quantization=quantization)
         item = OnnxFolder(path=target, precision=precision, seconds=time.perf_counter() - started)
         on_event(
-            ItemDone("export", "onnx", {"path": str(target), "quant": precision, "seconds": round(item.seconds, 2)})
+            ArtifactWritten("export", "onnx", str(target), {"quant": precision, "seconds": round(item.seconds, 2)})
         )
         written.append(item)
     return written

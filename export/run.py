@@ -14,7 +14,17 @@ from typing import Any
 
 from edgefabric.config import OnnxQuantization
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventSink, Note, Progress, StageDone, StageFailed, StageStarted, ignore_events
+from edgefabric.events import (
+    ArtifactWritten,
+    Event,
+    EventSink,
+    PhaseStarted,
+    Progress,
+    StageDone,
+    StageFailed,
+    StageStarted,
+    ignore_events,
+)
 from edgefabric.export.bundle import modelfile, write_bundle_metadata
 from edgefabric.export.files import FAILED_MARK, atomic_output
 from edgefabric.export.gguf import check_gguf_types, export_gguf
@@ -110,10 +120,10 @@ def export_model(
             partial.mkdir(parents=True)
             done = 0
 
-            def progress(event: Any) -> None:
+            def progress(event: Event) -> None:
                 nonlocal done
                 on_event(event)
-                if getattr(event, "kind", None) in ("gguf", "onnx"):
+                if isinstance(event, ArtifactWritten) and event.kind in ("gguf", "onnx"):
                     done += 1
                     on_event(Progress("export", done, total))
 
@@ -142,7 +152,9 @@ def export_model(
             ]
             report = None
             if parity:
-                on_event(Note("export", "parity check: teacher-forced divergence and tool calls vs transformers"))
+                on_event(
+                    PhaseStarted("export", "checking parity: teacher-forced divergence and tool calls vs transformers")
+                )
                 result = check_parity(
                     source.folder,
                     source.family,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from edgefabric.app.journey import CONFIG_NAME, demo_config, run_journey
 from edgefabric.config import ProjectConfig, save_config
 from edgefabric.events import EventLog, StageStarted
-from edgefabric.journey import CONFIG_NAME, demo_config, run_journey
 from tests.train.conftest import tiny_gemma  # noqa: F401  (a session fixture)
 
 

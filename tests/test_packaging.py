@@ -20,7 +20,8 @@ def run_python(code: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "stage", ["edgefabric.runtime.formats", "edgefabric.pipeline", "edgefabric.export", "edgefabric.cli"]
+    "stage",
+    ["edgefabric.runtime.formats", "edgefabric.pipeline", "edgefabric.export", "edgefabric.app", "edgefabric.cli"],
 )
 def test_stages_import_no_heavy_or_ui_module(stage: str) -> None:
     loaded = json.loads(run_python(f"import json, sys, {stage}; print(json.dumps(sorted(sys.modules)))"))
@@ -28,7 +29,7 @@ def test_stages_import_no_heavy_or_ui_module(stage: str) -> None:
 
 
 def test_only_the_edgefabric_package_is_installed_at_top_level() -> None:
-    for generic in ("pipeline", "runtime", "export", "tui", "core"):
+    for generic in ("pipeline", "runtime", "export", "tui", "core", "app", "cli"):
         code = f"import importlib.util as u; print(u.find_spec({generic!r}) is None)"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
         assert result.stdout.strip() == "True", f"'{generic}' is importable as a top-level module"
@@ -54,7 +55,7 @@ def test_a_normal_wheel_holds_only_the_edgefabric_package(tmp_path: Path) -> Non
 
     # Build from a copy: an in-place build would write build/lib beside the editable link tree.
     source = tmp_path / "src"
-    for folder in ("core", "tui", "pipeline", "export", "runtime"):
+    for folder in ("core", "app", "cli", "tui", "pipeline", "export", "runtime"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("setup.py", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
@@ -81,6 +82,7 @@ def test_a_normal_wheel_holds_only_the_edgefabric_package(tmp_path: Path) -> Non
     assert tops == {"edgefabric", next(t for t in tops if t.endswith(".dist-info"))}
     for module in (
         "edgefabric/cli/__init__.py",
+        "edgefabric/app/train.py",
         "edgefabric/runtime/formats/functiongemma/__init__.py",
         "edgefabric/runtime/formats/functiongemma/template.jinja",
         "edgefabric/runtime/formats/functiongemma/ollama.tmpl",

@@ -18,7 +18,7 @@ from edgefabric.tui.screens.chat import ChatScreen
 from edgefabric.tui.screens.evaluate import EvaluateScreen
 from edgefabric.tui.screens.export import ExportScreen
 from edgefabric.tui.screens.generate import GenerateScreen
-from edgefabric.tui.screens.help import HelpScreen
+from edgefabric.tui.screens.help import HelpGroup, HelpRow, HelpScreen
 from edgefabric.tui.screens.project import ProjectScreen
 from edgefabric.tui.screens.quitting import QuittingScreen
 from edgefabric.tui.screens.train import TrainScreen
@@ -101,22 +101,28 @@ class FabricApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.binding_rows()))
+        self.push_screen(HelpScreen(self.binding_groups()))
 
-    def binding_rows(self) -> list[tuple[str, str, str]]:
-        """(key, description, id) of every binding of the app and its screens, for the help screen."""
-        rows = []
-        seen = set()
-        owners = [
-            type(self),
-            *(base for mode in self.MODES.values() if isinstance(mode, type) for base in mode.__mro__),
-        ]
-        for owner in owners:
-            for binding in owner.__dict__.get("BINDINGS", []):
-                if isinstance(binding, Binding) and binding.id and binding.id not in seen:
-                    seen.add(binding.id)
-                    rows.append((binding.key.replace(",", " / "), binding.description, binding.id))
-        return rows
+    def binding_groups(self) -> list[HelpGroup]:
+        """Every binding with an id, for the help screen: "Everywhere" (the app's and those every screen
+        inherits), then each screen's own in journey order; a binding is listed once, where it is first found."""
+        seen: set[str] = set()
+
+        def rows(owners: Iterable[type]) -> list[HelpRow]:
+            found = []
+            for owner in owners:
+                for binding in owner.__dict__.get("BINDINGS", []):
+                    if isinstance(binding, Binding) and binding.id and binding.id not in seen:
+                        seen.add(binding.id)
+                        found.append((binding.key.replace(",", " / "), binding.description, binding.id))
+            return found
+
+        screens = [mode for mode in self.MODES.values() if isinstance(mode, type)]
+        shared = [base for mode in screens for base in mode.__mro__[1:] if issubclass(base, Screen)]
+        groups: list[HelpGroup] = [("Everywhere", rows([type(self), *dict.fromkeys(shared)]))]
+        for mode in screens:
+            groups.append((str(getattr(mode, "TITLE_TEXT", "") or mode.__name__), rows([mode])))
+        return groups
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every action in the palette: screens, each screen's own actions, app actions."""

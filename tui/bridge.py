@@ -26,7 +26,28 @@ from textual.message_pump import MessagePump
 from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import Event, ItemDone, Note, Progress, StageDone, StageFailed, StageStarted
+from edgefabric.events import (
+    ArtifactWritten,
+    BackendChosen,
+    Event,
+    ItemDone,
+    Note,
+    PhaseStarted,
+    Progress,
+    ReplyText,
+    SampleAccepted,
+    SampleRejected,
+    StageDone,
+    StageFailed,
+    StageStarted,
+    ToolCallExecuted,
+)
+
+# The typed per-stage events that reach screens as they are (in a StageEvent); TrainStep is a
+# Progress and travels as StageProgress, which carries the metric series a plot needs.
+TypedEvent = (
+    PhaseStarted | SampleAccepted | SampleRejected | BackendChosen | ArtifactWritten | ToolCallExecuted | ReplyText
+)
 
 
 class StageCancelled(EdgeFabricError):
@@ -88,6 +109,14 @@ class StageItem(StageMessage):
         super().__init__(event.stage)
         self.kind = event.kind
         self.payload = dict(event.payload)
+
+
+class StageEvent(StageMessage):
+    """A typed per-stage event (edgefabric.events), passed on unchanged: screens dispatch on its type."""
+
+    def __init__(self, event: TypedEvent) -> None:
+        super().__init__(event.stage)
+        self.event = event
 
 
 class StageSummary(StageMessage):
@@ -193,6 +222,8 @@ class TextualSink:
                 self.failure = event.error
             else:
                 self.target.post_message(StageNote(Note(event.stage, f"failed: {event.error}", "error")))
+        else:
+            self.target.post_message(StageEvent(event))
         self.check()
 
 

@@ -1,5 +1,6 @@
-"""The calls each screen runs in its worker: the real stage entry functions, with the
-project's config and folders, and the sink. No stage logic lives here."""
+"""What each screen runs in its worker: the request of `edgefabric.app` built from the project (its
+config, folders and the screen's choices), run by the app's runner with the screen's sink, and the
+CLI line rendered from that same request for "copy command". No stage logic lives here."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from edgefabric.app.command import in_folder
 from edgefabric.config import ProjectConfig
 from edgefabric.errors import ConfigError, EdgeFabricError
-from edgefabric.events import ItemDone, Note
 from edgefabric.tui.bridge import StageCall, TextualSink
 from edgefabric.tui.project import Project, family_for
 
 if TYPE_CHECKING:
-    from edgefabric.pipeline.evaluate.request import EvalRequest
+    from edgefabric.app.chat import ChatRequest
+    from edgefabric.app.evaluate import EvalRequest
+    from edgefabric.app.export import ExportRequest
+    from edgefabric.app.generate import GenerateRequest
+    from edgefabric.app.improve import ImproveRequest
+    from edgefabric.app.train import TrainRequest
 
 
 class ErrorShower(Protocol):
@@ -38,41 +44,46 @@ def project_config(project: Project, screen: ErrorShower) -> ProjectConfig | Non
         return None
 
 
-def generate_resumes(project: Project) -> bool:
-    """An earlier run's samples are in data/: continue it (nothing repeated, nothing lost)."""
-    return any((project.data_dir / name).exists() for name in ("samples.jsonl", "rejects.jsonl", "run-config.yaml"))
+def generate_request(project: Project) -> GenerateRequest:
+    """What Generate runs: the project's config into data/, resuming the run there if one was started."""
+    from edgefabric.app.generate import GenerateRequest
+
+    return GenerateRequest.for_project(project.layout)
 
 
 def generate_command(project: Project) -> str:
-    resume = " --resume" if generate_resumes(project) else ""
-    return f"cd {project.root} && edgefabric generate edgefabric.yaml --out data{resume}"
+    """The CLI line for what Generate runs, rendered from the same request (so they cannot differ)."""
+    return in_folder(project.root, generate_request(project).command(cwd=project.root))
 
 
 def generate_call(project: Project, screen: ErrorShower) -> StageCall | None:
     """`edgefabric generate edgefabric.yaml --out data [--resume]`, in the worker."""
-    config = project_config(project, screen)
-    if config is None:
+    if project_config(project, screen) is None:
         return None
-    from edgefabric.pipeline.generate.run import generate
+    request = generate_request(project)
 
-    out_dir = project.data_dir
-    resume = generate_resumes(project)
-    return lambda sink: generate(config, out_dir, resume=resume, on_event=sink)
+    def run(sink: TextualSink) -> Any:
+        from edgefabric.app.generate import run_generate
+
+        return run_generate(request, on_event=sink)
+
+    return run
 
 
 def run_dir(project: Project, config: ProjectConfig) -> Path:
     return project.layout.run(config.name)
 
 
-def train_resumes(project: Project, config: ProjectConfig) -> bool:
-    """A run is already in runs/NAME: continue it from its last checkpoint."""
-    folder = run_dir(project, config)
-    return (folder / "config.yaml").exists() or (folder / "checkpoints").exists()
+def train_request(project: Project, config: ProjectConfig) -> TrainRequest:
+    """What Train runs: the project's config on data/ into runs/NAME, resuming the run there if one was started."""
+    from edgefabric.app.train import TrainRequest
+
+    return TrainRequest.for_project(project.layout, config.name)
 
 
 def train_command(project: Project, config: ProjectConfig) -> str:
-    resume = " --resume" if train_resumes(project, config) else ""
-    return f"cd {project.root} && edgefabric train edgefabric.yaml --data data --out runs/{config.name}{resume}"
+    """The CLI line for what Train runs, rendered from the same request."""
+    return in_folder(project.root, train_request(project, config).command(cwd=project.root))
 
 
 def train_call(project: Project, screen: ErrorShower) -> StageCall | None:
@@ -87,11 +98,14 @@ def train_call(project: Project, screen: ErrorShower) -> StageCall | None:
             "generate data on screen 2 first",
         )
         return None
-    from edgefabric.pipeline.train import train
+    request = train_request(project, config)
 
-    out_dir = run_dir(project, config)
-    resume = train_resumes(project, config)
-    return lambda sink: train(config, project.data_dir, out_dir, resume=resume, on_event=sink)
+    def run(sink: TextualSink) -> Any:
+        from edgefabric.app.train import run_train
+
+        return run_train(request, on_event=sink)
+
+    return run
 
 
 def export_sources(project: Project, config: ProjectConfig) -> list[tuple[str, str]]:
@@ -107,26 +121,48 @@ def export_out(project: Project, spec: str) -> Path:
     return project.layout.bundle(name)
 
 
-def export_command(project: Project, spec: str, gguf: list[str], onnx: list[str]) -> str:
-    parts = [f"cd {project.root} && edgefabric export {spec}"]
-    if gguf:
-        parts.append("--gguf " + ",".join(gguf))
-    if onnx:
-        parts.append("--onnx " + ",".join(onnx))
-    parts.append(f"--out {export_out(project, spec).relative_to(project.root)}")
-    return " ".join(parts)
+def export_request(
+    project: Project, config: ProjectConfig, spec: str, gguf: list[str], onnx: list[str]
+) -> ExportRequest:
+    """What Export runs: `spec` to the chosen types in exports/NAME, in the project's chat format."""
+    from edgefabric.app.export import ExportRequest
+
+    return ExportRequest(
+        source=spec,
+        gguf=tuple(gguf),
+        onnx=tuple(onnx),
+        out=export_out(project, spec),
+        family=config.model.family,
+        onnx_quantization=config.export.onnx_quantization,
+    )
+
+
+def export_command(project: Project, config: ProjectConfig, spec: str, gguf: list[str], onnx: list[str]) -> str:
+    """The CLI line for what Export runs, rendered from the same request (it once left out the format and
+    an empty --onnx, so the CLI exported ONNX int4 that the TUI had not asked for)."""
+    return in_folder(project.root, export_request(project, config, spec, gguf, onnx).command(cwd=project.root))
 
 
 def export_call(project: Project, screen: ErrorShower, spec: str, gguf: list[str], onnx: list[str]) -> StageCall | None:
-    """`edgefabric export SPEC --gguf ... --onnx ... --out exports/NAME`, in the worker."""
+    """`edgefabric export SPEC --gguf ... --onnx ... --out exports/NAME --format FAMILY`, in the worker."""
     config = project_config(project, screen)
     if config is None:
         return None
-    from edgefabric.export.run import export_model
+    request = export_request(project, config, spec, gguf, onnx)
 
-    out = export_out(project, spec)
-    family = config.model.family
-    return lambda sink: export_model(spec, gguf=gguf, onnx=onnx, out=out, family=family, on_event=sink)
+    def run(sink: TextualSink) -> Any:
+        from edgefabric.app.export import run_export
+
+        return run_export(request, on_event=sink)
+
+    return run
+
+
+def chat_request(project: Project, config: ProjectConfig, model: str) -> ChatRequest:
+    """The chat Chat opens with `model`: the project's tool sets, device profile and agent steps."""
+    from edgefabric.app.chat import ChatRequest
+
+    return ChatRequest.for_project(config, model, family=family_for(project, config, model))
 
 
 def chat_call(
@@ -135,63 +171,27 @@ def chat_call(
     model: str,
     history: list[Any],
     prompt: str,
-    engines: dict[str, Any],
+    sessions: dict[Any, Any],
 ) -> StageCall | None:
-    """One turn of `edgefabric chat MODEL --tools ...`: the same Agent, its text and tool calls as events.
+    """One turn of `edgefabric chat MODEL --tools ...`: the same request and runner, its text and tool calls as events.
 
-    `engines` keeps loaded models between turns (loading is the slow part); it is only
+    `sessions` keeps a ChatSession per ChatRequest between turns (loading is the slow part); it is only
     touched from the worker, one turn at a time.
     """
     config = project_config(project, screen)
     if config is None:
         return None
-    family = family_for(project, config, model)
-    sets = tool_sets(config)
+    from edgefabric.app.chat import ChatSession, ChatTurnRequest
+
+    request = chat_request(project, config, model)
+    turn = ChatTurnRequest(request, tuple(history), prompt)
 
     def run(sink: TextualSink) -> Any:
-        from edgefabric.runtime.agent import Agent, ExecutedCall
-        from edgefabric.runtime.backends import load_backend
-        from edgefabric.runtime.profiles import get_profile
-        from edgefabric.runtime.sandbox import load_toolbox
-        from edgefabric.schemas import Message
+        from edgefabric.app.chat import run_chat_turn
 
-        profile = get_profile(config.eval.device_profile)
-        box = load_toolbox(sets)
-        if model not in engines:
-            sink(Note("chat", f"loading {model}"))
-            engines[model] = load_backend(model, profile=profile)
-
-        def on_text(piece: str) -> None:
-            sink(ItemDone("chat", "text", {"text": piece}))
-
-        def on_call(executed: ExecutedCall) -> None:
-            sink(
-                ItemDone(
-                    "chat",
-                    "tool_call",
-                    {
-                        "name": executed.call.name,
-                        "arguments": executed.call.arguments,
-                        "ok": executed.ok,
-                        "content": executed.content,
-                        "error_kind": executed.error_kind,
-                        "elapsed_ms": executed.elapsed_ms,
-                    },
-                )
-            )
-
-        agent = Agent(
-            engines[model],
-            family,
-            box.specs,
-            max_steps=config.eval.max_steps,
-            max_tokens=profile.max_tokens,
-            on_text=on_text,
-            on_call=on_call,
-        )
-        turn = [*history, Message(role="user", content=prompt)]
-        with box.session() as session:
-            return agent.run(turn, session)  # type: ignore[arg-type]  # ToolSession satisfies it at run time, as in the CLI
+        if request not in sessions:
+            sessions[request] = ChatSession(request)
+        return run_chat_turn(turn, sessions[request], on_event=sink)
 
     return run
 
@@ -213,7 +213,7 @@ def report_path(project: Project, model: str) -> Path:
 
 def evaluate_request(project: Project, config: ProjectConfig, model: str) -> EvalRequest:
     """What Evaluate runs for `model`: the held-out split, the project's tools, format and eval settings."""
-    from edgefabric.pipeline.evaluate.request import EvalRequest
+    from edgefabric.app.evaluate import EvalRequest
 
     return EvalRequest.for_project(
         config,
@@ -226,7 +226,7 @@ def evaluate_request(project: Project, config: ProjectConfig, model: str) -> Eva
 
 def evaluate_command(project: Project, config: ProjectConfig, model: str) -> str:
     """The CLI line for what Evaluate runs, rendered from the same request (so they cannot differ)."""
-    return f"cd {project.root} && " + evaluate_request(project, config, model).command(cwd=project.root)
+    return in_folder(project.root, evaluate_request(project, config, model).command(cwd=project.root))
 
 
 def evaluate_call(project: Project, screen: ErrorShower, model: str) -> StageCall | None:
@@ -243,11 +243,29 @@ def evaluate_call(project: Project, screen: ErrorShower, model: str) -> StageCal
     request = evaluate_request(project, config, model)
 
     def run(sink: TextualSink) -> Any:
-        from edgefabric.pipeline.evaluate.request import run_eval
+        from edgefabric.app.evaluate import run_eval
 
         return run_eval(request, on_event=sink)
 
     return run
+
+
+def improve_request(project: Project, config: ProjectConfig, report: Path) -> ImproveRequest:
+    """What Evaluate's improve runs on `report`: the project's config, the next round's into reports/, the
+    project's sample count (the TUI's own copy of this used to drop num_samples)."""
+    from edgefabric.app.improve import CONFIG_OUT_NAME, ImproveRequest
+
+    return ImproveRequest(
+        report=report,
+        config=project.layout.config,
+        config_out=project.layout.reports / CONFIG_OUT_NAME,
+        num_samples=config.generation.num_samples,
+    )
+
+
+def improve_command(project: Project, config: ProjectConfig, report: Path) -> str:
+    """The CLI line for what improve runs, rendered from the same request."""
+    return in_folder(project.root, improve_request(project, config, report).command(cwd=project.root))
 
 
 def improve_call(project: Project, screen: ErrorShower, report_path: Path | None) -> StageCall | None:
@@ -265,21 +283,11 @@ def improve_call(project: Project, screen: ErrorShower, report_path: Path | None
             "press s to evaluate it, or press enter on a report in the Runs tab to use that one",
         )
         return None
-    latest = report_path
-    target = project.folder("reports") / "improve-config.yaml"
+    request = improve_request(project, config, report_path)
 
     def run(sink: TextualSink) -> Any:
-        from edgefabric.config import save_config
-        from edgefabric.pipeline.evaluate.improve import apply_plan, plan_from_report, record_round
-        from edgefabric.pipeline.evaluate.report import load_report
+        from edgefabric.app.improve import run_improve
 
-        sink(Note("improve", f"planning from {latest.name}"))
-        report = load_report(latest)
-        plan = plan_from_report(report, str(latest), num_samples=config.generation.num_samples)
-        save_config(apply_plan(config, plan), target)
-        left = [f"generate (edgefabric generate {target})", "train", "export", "eval"]
-        entry = record_round(latest.parent, report, latest, plan, stages_left=left)
-        sink(Note("improve", f"round {entry.round} from {latest.name}: next round's config in {target}"))
-        return entry
+        return run_improve(request, on_event=sink)
 
     return run

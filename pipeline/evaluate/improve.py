@@ -10,7 +10,6 @@ scores and the settings it asked for.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,43 +129,3 @@ def load_rounds(run_dir: Path) -> list[Round]:
     if not path.exists():
         return []
     return [Round.model_validate(r) for r in json.loads(path.read_text(encoding="utf-8"))]
-
-
-def run_round(
-    config_path: Path,
-    plan: ImprovePlan,
-    round_dir: Path,
-    *,
-    train_steps: int | None = None,
-    max_eval: int | None = None,
-    on_event: Any = None,
-) -> tuple[Path, EvalReport]:
-    """One full round: generate data aimed at the plan -> train -> evaluate the merged model.
-
-    Returns the new eval report's path and the report; the caller records the round.
-    """
-    from edgefabric.config import load_config, save_config
-    from edgefabric.events import ignore_events
-    from edgefabric.pipeline.evaluate.request import EvalRequest, run_eval
-    from edgefabric.pipeline.generate.run import generate
-    from edgefabric.pipeline.train.run import train
-
-    sink = on_event or ignore_events
-    config = apply_plan(load_config(config_path), plan)
-    round_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, round_dir / "config.yaml")
-    data_dir = round_dir / "data"
-    generate(config, data_dir, resume=(data_dir / "samples.jsonl").exists(), on_event=sink)
-    trained = train(config, data_dir, round_dir / "train", max_steps=train_steps, on_event=sink)
-    model_dir = trained.merged or trained.adapter
-    request = EvalRequest.for_project(
-        config,
-        str(model_dir),
-        cases=data_dir / "test.jsonl",
-        out=round_dir / "eval-report.json",
-        family=config.model.family,
-    )
-    # The merged folder is an HF model: transformers runs it without an export.
-    request = replace(request, backend="transformers", max_samples=max_eval or request.max_samples)
-    report = run_eval(request, on_event=sink)
-    return request.out, report

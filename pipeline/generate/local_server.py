@@ -22,6 +22,7 @@ import httpx
 from edgefabric.children import watched_python
 from edgefabric.config import TeacherConfig
 from edgefabric.errors import EdgeFabricError
+from edgefabric.events import EventSink, PhaseStarted, ignore_events
 from edgefabric.paths import owned_temp_prefix, sweep_stale_temp
 from edgefabric.pipeline.generate.teacher import Endpoint, endpoint_for
 from edgefabric.runtime.threads import thread_plan
@@ -168,12 +169,14 @@ def replica_count(concurrency: int, *, physical_cores: int, load: float, threads
 
 
 @contextlib.contextmanager
-def serve_teacher(config: TeacherConfig) -> Iterator[Endpoint]:
+def serve_teacher(config: TeacherConfig, on_event: EventSink = ignore_events) -> Iterator[Endpoint]:
     """The teacher's endpoint for the duration of a run; a local GGUF is served meanwhile
-    (`replica_count` servers, each request sent to the least busy one)."""
+    (`replica_count` servers, each request sent to the least busy one). Starting those emits
+    PhaseStarted("generate", "starting the teacher …") on `on_event` (seconds to a minute)."""
     if not is_local_model(config.model):
         yield endpoint_for(config)
         return
+    on_event(PhaseStarted("generate", f"starting the teacher ({config.model})"))
     from edgefabric.runtime.models import resolve_gguf
     from edgefabric.runtime.threads import current_load, machine_cores
 

@@ -18,7 +18,18 @@ from typing import Any
 from edgefabric.config import ProjectConfig, load_yaml
 from edgefabric.dataset import append_samples, read_samples
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventSink, ItemDone, Note, Progress, StageDone, StageFailed, StageStarted, ignore_events
+from edgefabric.events import (
+    EventSink,
+    Note,
+    PhaseStarted,
+    Progress,
+    SampleAccepted,
+    StageDone,
+    StageFailed,
+    StageStarted,
+    ignore_events,
+)
+from edgefabric.events import SampleRejected as SampleRejectedEvent
 from edgefabric.pipeline.generate.callfirst import call_first_conversation
 from edgefabric.pipeline.generate.card import build_card, write_card
 from edgefabric.pipeline.generate.conversation import SampleRejected, generate_conversation
@@ -54,6 +65,12 @@ class GenerateSummary:
     elapsed_s: float
     splits: dict[str, int] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
+
+
+def run_started(out_dir: Path) -> bool:
+    """A generation run was started in `out_dir` (samples, rejects or its saved config are there):
+    generating into it again means resuming it (nothing written is lost or repeated)."""
+    return any((out_dir / name).exists() for name in (SAMPLES_FILE, REJECTS_FILE, CONFIG_FILE))
 
 
 def tool_sources(config: ProjectConfig) -> list[str]:
@@ -114,17 +131,18 @@ def generate(
     try:
         if endpoint is not None:
             return asyncio.run(_generate(config, out_dir, num_samples, on_event, endpoint, backoff_base_s))
-        with serve_teacher(config.teacher) as served:
+        with serve_teacher(config.teacher, on_event=on_event) as served:
             return asyncio.run(_generate(config, out_dir, num_samples, on_event, served, backoff_base_s))
     except EdgeFabricError as exc:
         on_event(StageFailed(STAGE, exc.message))
         raise
 
 
-def _load_toolbox(sources: list[str]) -> Any:
+def _load_toolbox(sources: list[str], on_event: EventSink) -> Any:
     from edgefabric.runtime.sandbox import load_toolbox
 
-    return load_toolbox(sources)
+    on_event(PhaseStarted(STAGE, "building the sandbox"))
+    return load_toolbox(sources, on_event=on_event)
 
 
 async def _topics(config: ProjectConfig, out_dir: Path, teacher: Teacher, on_event: EventSink) -> TopicGraph:
@@ -152,7 +170,7 @@ async def _generate(
     gen = config.generation
     target = num_samples or gen.num_samples
     sources = tool_sources(config)
-    box = _load_toolbox(sources)
+    box = _load_toolbox(sources, on_event)
     tools = list(box.specs)
     scenarios = list(box.scenarios())
     teacher = Teacher(config.teacher, endpoint, backoff_base_s=backoff_base_s)
@@ -329,25 +347,13 @@ async def _generate(
                     accepted_ids.add(sample.id)
                     accepted += 1
                     accepted_now += 1
-                    on_event(ItemDone(STAGE, "sample", {"id": sample.id, "kind": planned.kind, "accepted": True}))
+                    on_event(SampleAccepted(STAGE, sample.id, planned.kind))
                 elif reject is not None:
                     append_reject(rejects_path, reject)
                     teacher_failures = teacher_failures + 1 if reject.stage == RETRY_ON_RESUME else 0
                     rejected_ids.add(reject.id)
                     rejected_now += 1
-                    on_event(
-                        ItemDone(
-                            STAGE,
-                            "sample",
-                            {
-                                "id": reject.id,
-                                "kind": planned.kind,
-                                "accepted": False,
-                                "stage": reject.stage,
-                                "reason": reject.reason,
-                            },
-                        )
-                    )
+                    on_event(SampleRejectedEvent(STAGE, reject.id, planned.kind, reject.stage, reject.reason))
                 if in_planner:
                     # a teacher that could not be reached has not judged the sample: no try spent
                     planner.finish(planned.kind, accepted=False)

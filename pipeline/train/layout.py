@@ -6,7 +6,7 @@ runs/<name>/
     adapter/             the final LoRA adapter + tokenizer + chat template
     merged/              on request: base + adapter merged, an HF folder (safetensors, tokenizer)
     train_report.json    what was trained on, what was skipped and why, losses, timings
-    events.jsonl         every progress event, one JSON line each (for plots after the fact)
+    events.jsonl         every event of the run, one JSON line each (edgefabric.event_log; plots after the fact)
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ class RunLayout:
     @property
     def events(self) -> Path:
         return self.root / "events.jsonl"
+
+    @property
+    def started(self) -> bool:
+        """A run was started here (its config or a checkpoint is written): training it again means resuming."""
+        return self.config.exists() or self.checkpoints.exists()
 
     def last_checkpoint(self) -> Path | None:
         """The checkpoint with the highest step, or None (a half-written one has no trainer_state.json)."""

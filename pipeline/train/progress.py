@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from edgefabric.events import EventSink, ItemDone, Progress
+from edgefabric.events import ArtifactWritten, EventSink, TrainStep
 from edgefabric.runtime.memory import rss_mb
 
 STAGE = "train"
@@ -97,13 +97,13 @@ def make_callback(on_event: EventSink) -> Any:
                 pass
             if "loss" in logs or "eval_loss" in logs:
                 self.history.append(metrics)
-                on_event(Progress(STAGE, state.global_step, state.max_steps, metrics))
+                on_event(TrainStep(STAGE, state.global_step, state.max_steps, metrics))
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             release_freed_memory()
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             path = f"{args.output_dir}/checkpoint-{state.global_step}"
-            on_event(ItemDone(STAGE, "checkpoint", {"step": state.global_step, "path": path}))
+            on_event(ArtifactWritten(STAGE, "checkpoint", path, {"step": state.global_step}))
 
     return EventsCallback()

@@ -21,7 +21,18 @@ from typing import Any
 from edgefabric.config import ProjectConfig, load_yaml
 from edgefabric.dataset import read_samples
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import Event, EventSink, ItemDone, Note, StageDone, StageFailed, StageStarted, ignore_events
+from edgefabric.event_log import JsonlEventSink
+from edgefabric.events import (
+    ArtifactWritten,
+    BackendChosen,
+    EventSink,
+    Note,
+    PhaseStarted,
+    StageDone,
+    StageFailed,
+    StageStarted,
+    ignore_events,
+)
 from edgefabric.pipeline.train.data import (
     SKIP_REASONS,
     EncodedSplit,
@@ -45,25 +56,13 @@ class TrainResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _recorded(sink: EventSink, path: Path) -> EventSink:
-    """Pass events on and append each to events.jsonl (the TUI can plot a finished run)."""
-
-    def record(event: Event) -> None:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"type": type(event).__name__, **asdict(event)}, default=str) + "\n")
-        sink(event)
-
-    return record
-
-
 def _run_identity(config: ProjectConfig) -> dict[str, Any]:
     """What must match for --resume to continue the same run."""
     return {"model": config.model.model_dump(mode="json"), "training": config.training.model_dump(mode="json")}
 
 
 def _prepare_run_dir(config: ProjectConfig, layout: RunLayout, resume: bool) -> None:
-    started = layout.config.exists() or layout.checkpoints.exists()
-    if started and not resume:
+    if layout.started and not resume:
         raise EdgeFabricError(
             f"{layout.root} already holds a training run",
             "pass --resume to continue it, or choose another --out folder",
@@ -184,7 +183,7 @@ def train(
         raise
     layout = RunLayout(out_dir)
     _prepare_run_dir(config, layout, resume)
-    sink = _recorded(on_event, layout.events)
+    sink = JsonlEventSink(layout.events, on_event)  # every event in events.jsonl: the TUI plots a finished run
     try:
         return _train(config, splits, layout, resume, sink)
     except EdgeFabricError as exc:
@@ -217,7 +216,7 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
     train_samples, train_bad, val_samples, val_bad = splits.train, splits.train_bad, splits.val, splits.val_bad
 
     choice = resolve_backend(cfg.backend)
-    on_event(Note(STAGE, f"backend {choice.name}: {choice.reason}"))
+    on_event(BackendChosen(STAGE, choice.name, choice.reason))
     backend = make_backend(choice, cfg.precision)
     if getattr(backend, "device", None) == "cpu":
         from edgefabric.pipeline.train.backends import limit_shape_caches
@@ -229,6 +228,7 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
     # The tokenizer alone first: max_length is known only after encoding, and Unsloth needs it to load.
     from transformers import AutoTokenizer
 
+    on_event(PhaseStarted(STAGE, "encoding the dataset"))
     probe = AutoTokenizer.from_pretrained(model_dir)
     from edgefabric.pipeline.train.tokens import add_special_tokens
 
@@ -258,6 +258,7 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
     del probe
     gc.collect()
     set_seed(cfg.seed)  # new embedding rows start random (mean_resizing): same seed, same start, so resume matches
+    on_event(PhaseStarted(STAGE, f"loading {config.model.base}"))
     model, tokenizer = backend.load(model_dir, max_length)
     new_ids = backend.add_tokens(model, tokenizer, fmt.special_tokens)
     if tokenizer.convert_tokens_to_ids(list(fmt.special_tokens)) != encoded_ids:
@@ -300,12 +301,13 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
         tokenizer.save_pretrained(path)
 
     _write_folder(layout.adapter, save_adapter)
-    on_event(ItemDone(STAGE, "adapter", {"path": str(layout.adapter)}))
+    on_event(ArtifactWritten(STAGE, "adapter", str(layout.adapter)))
     callback = next(c for c in trainer.callback_handler.callbacks if type(c).__name__ == "EventsCallback")
     history = callback.history
     merged = None
     if cfg.merge:
         merged = layout.merged
+        on_event(PhaseStarted(STAGE, "merging the adapter into the base model"))
         if backend.name == "trl":
             # From the saved adapter into float32 weights (the frozen ones may have been bf16 for training, and
             # rounding small LoRA deltas into bf16 would lose them), with the training model freed first.
@@ -317,7 +319,7 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
             from edgefabric.pipeline.train.merge import save_merged_model
 
             _write_folder(merged, lambda path: save_merged_model(trainer.model, tokenizer, model_dir, path))
-        on_event(ItemDone(STAGE, "merged", {"path": str(merged)}))
+        on_event(ArtifactWritten(STAGE, "merged", str(merged)))
 
     losses = [h["loss"] for h in history if "loss" in h]
     report = {

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from edgefabric.children import supervised
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventSink, Note, StageDone, StageStarted, ignore_events
+from edgefabric.events import EventSink, Note, PhaseStarted, StageDone, StageStarted, ignore_events
 from edgefabric.paths import cache_home, owned_temp_prefix, sweep_stale_temp
 from edgefabric.runtime.sandbox.modules import ToolModule
 from edgefabric.runtime.sandbox.protocol import EXIT_MARKER, SCENARIOS_CALL
@@ -194,7 +194,7 @@ def compile_component(wasm: Path, cache_dir: Path | None = None, on_event: Event
             return target
         from wasmtime.component import Component
 
-        on_event(Note(STAGE, "compiling the tool component to native code (once; cached afterwards)"))
+        on_event(PhaseStarted(STAGE, "compiling the tool component to native code (once; cached afterwards)"))
         started = time.monotonic()
         component = Component.from_file(new_engine(), str(wasm))
         partial = target.with_suffix(f".{os.getpid()}.tmp")

@@ -18,7 +18,7 @@ import yaml
 from edgefabric.config import ProjectConfig
 from edgefabric.dataset import read_samples
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventLog, ItemDone, Progress
+from edgefabric.events import EventLog, Progress, SampleAccepted, SampleRejected
 from edgefabric.pipeline.generate.rejects import read_rejects
 from edgefabric.pipeline.generate.run import generate
 from tests.generate.conftest import TOOL_ARGUMENTS, TOOLS_MODULE
@@ -78,7 +78,8 @@ def test_a_run_writes_verified_samples_with_real_results_splits_and_a_card(
         and last.done == 10
         and {"accept_rate", "samples_per_min", "eta_s"} <= set(last.metrics)
     )
-    assert len(log.of_type(ItemDone)) == summary.attempts
+    assert len(log.of_type(SampleAccepted)) + len(log.of_type(SampleRejected)) == summary.attempts
+    assert len(log.of_type(SampleAccepted)) == 10
 
 
 def test_bad_replies_and_a_no_verdict_are_rejected_with_reasons_never_dropped(

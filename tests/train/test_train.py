@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventLog, ItemDone, Note, Progress, StageDone, StageStarted
+from edgefabric.event_log import read_events
+from edgefabric.events import (
+    ArtifactWritten,
+    BackendChosen,
+    EventLog,
+    Note,
+    Progress,
+    StageDone,
+    StageStarted,
+    TrainStep,
+)
 from edgefabric.pipeline.train import RunLayout, train
 from edgefabric.runtime.formats.registry import get_format
 from tests.train.conftest import dataset, project, weather_sample, write_data
@@ -45,9 +55,12 @@ def test_few_steps_on_tiny_gemma_write_adapter_merged_and_report(tiny_gemma: Pat
     assert any("val_loss" in p.metrics for p in progress)
     assert last["tokens_per_s"] > 0 and last["rss_mb"] > 0
     assert log.of_type(StageStarted)[-1].total == 4
-    assert {e.kind for e in log.of_type(ItemDone)} >= {"checkpoint", "adapter", "merged"}
+    assert {e.kind for e in log.of_type(ArtifactWritten)} >= {"checkpoint", "adapter", "merged"}
     assert log.of_type(StageDone)[-1].summary["steps"] == 4
-    assert any("backend trl" in n.text for n in log.of_type(Note))
+    assert [e.backend for e in log.of_type(BackendChosen)] == ["trl"]
+    assert all(isinstance(p, TrainStep) for p in progress if p.stage == "train")
+    # events.jsonl holds the same events, read back as the same types (the TUI plots a finished run from it)
+    assert read_events(layout.events).events == log.events
 
     # The merged folder is a plain HF model: loads, generates, and its template matches the training format.
     import torch

@@ -11,11 +11,22 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import ItemDone, Note, Progress, StageDone, StageStarted
+from edgefabric.events import (
+    ArtifactWritten,
+    ItemDone,
+    Note,
+    PhaseStarted,
+    Progress,
+    SampleRejected,
+    StageDone,
+    StageStarted,
+    TrainStep,
+)
 from edgefabric.tui.bridge import (
     MetricPoint,
     StageBegan,
     StageCrashed,
+    StageEvent,
     StageFinished,
     StageItem,
     StageMessage,
@@ -74,6 +85,30 @@ async def test_events_become_typed_messages_in_order() -> None:
     finished = app.got[-1]
     assert isinstance(finished, StageFinished)
     assert finished.summary == {"accepted": 2} and finished.result == "result"
+
+
+async def test_typed_events_reach_the_screen_as_they_are() -> None:
+    """Screens dispatch on the event's type (no payload keys, no Note text); a TrainStep is progress with a series."""
+    rejected = SampleRejected("demo", "s1", "single", "grounding", "the value 7 is not in the request")
+    artifact = ArtifactWritten("demo", "adapter", "/runs/x/adapter")
+
+    def stage(sink: TextualSink) -> None:
+        sink(PhaseStarted("demo", "building the sandbox"))
+        sink(rejected)
+        sink(TrainStep("demo", 1, 4, {"loss": 2.0}))
+        sink(artifact)
+
+    app = Host()
+    async with app.run_test() as pilot:
+        app.start(stage)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert kinds(app) == ["StageEvent", "StageEvent", "StageProgress", "StageEvent", "StageFinished"]
+    phase, reject, step, written = app.got[:4]
+    assert isinstance(phase, StageEvent) and phase.event == PhaseStarted("demo", "building the sandbox")
+    assert isinstance(reject, StageEvent) and reject.event is rejected
+    assert isinstance(step, StageProgress) and step.series == (MetricPoint(1, {"loss": 2.0}),)
+    assert isinstance(written, StageEvent) and written.event is artifact
 
 
 async def test_cancel_stops_the_stage_between_units() -> None:

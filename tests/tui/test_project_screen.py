@@ -120,7 +120,7 @@ async def test_help_lists_every_binding_with_its_id(project_dir: Path) -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        ids = {row[2] for row in app.screen.rows}
+        ids = {row[2] for _, rows in app.screen.groups for row in rows}
         assert {"screen.train", "project.save", "generate.pause", "train.start", "chat.copy", "evaluate.improve"} <= ids
         await pilot.press("escape")
         await pilot.pause()

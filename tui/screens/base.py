@@ -14,10 +14,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker
 
+from edgefabric.events import PhaseStarted
 from edgefabric.tui.bridge import (
     StageBegan,
     StageCall,
     StageCrashed,
+    StageEvent,
     StageFinished,
     StageItem,
     StageNote,
@@ -25,6 +27,7 @@ from edgefabric.tui.bridge import (
     StageStopped,
     StageSummary,
     TextualSink,
+    TypedEvent,
     run_stage_in_thread,
 )
 from edgefabric.tui.host import FabricHost, host_of
@@ -235,6 +238,14 @@ class StageScreen(FabricScreen):
     def _item(self, message: StageItem) -> None:
         self.stage_item(message)
 
+    @on(StageEvent)
+    def _event(self, message: StageEvent) -> None:
+        if isinstance(message.event, PhaseStarted):
+            # A long silent phase (building the sandbox, starting the teacher, loading a model) is named.
+            stop = f"  [dim]({self.stop_key()} stops)[/]" if self.sink is None or not self.sink.cancelling else ""
+            self.set_status(f"[b]{self.TITLE_TEXT}[/] {escape(message.event.describe())}{stop}")
+        self.stage_event(message.event)
+
     @on(StageSummary)
     def _summary(self, message: StageSummary) -> None:
         self.stage_summary(message)
@@ -267,6 +278,9 @@ class StageScreen(FabricScreen):
     def stage_item(self, message: StageItem) -> None: ...
 
     def stage_summary(self, message: StageSummary) -> None: ...
+
+    def stage_event(self, event: TypedEvent) -> None:
+        """A typed per-stage event (sample accepted, artifact written, …); screens dispatch on its type."""
 
     def stage_finished(self, message: StageFinished) -> None:
         self.stage_ended()

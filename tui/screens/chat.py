@@ -12,7 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, RichLog, Select, Static
 from textual.worker import Worker, WorkerState
 
-from edgefabric.tui.bridge import StageCall, StageFinished, StageItem, StageNote
+from edgefabric.events import PhaseStarted, ReplyText, ToolCallExecuted
+from edgefabric.tui.bridge import StageCall, StageFinished, StageNote, TypedEvent
 from edgefabric.tui.project import model_choices
 from edgefabric.tui.render import format_call
 from edgefabric.tui.screens.base import StageScreen
@@ -56,7 +57,7 @@ class ChatScreen(StageScreen):
         self.history: list[Any] = []
         self.last_call: dict[str, Any] | None = None
         self.pending = ""
-        self.engines: dict[str, Any] = {}
+        self.sessions: dict[Any, Any] = {}  # ChatRequest -> ChatSession (edgefabric.app.chat)
         self.reply = ""
         self.queued: list[str] = []  # messages sent while a reply still runs or stops: sent next, in order
 
@@ -72,8 +73,8 @@ class ChatScreen(StageScreen):
             self.load_models()
 
     def on_unmount(self) -> None:
-        for engine in self.engines.values():
-            engine.close()
+        for session in self.sessions.values():
+            session.close()
 
     def load_models(self) -> None:
         select = self.query_one("#chat-model", Select)
@@ -145,29 +146,26 @@ class ChatScreen(StageScreen):
         if not isinstance(model, str):
             self.notify("Choose a model first", severity="warning")
             return None
-        return calls.chat_call(self.project, self, model, self.history, self.pending, self.engines)
+        return calls.chat_call(self.project, self, model, self.history, self.pending, self.sessions)
 
     def before_start(self) -> None:
         self.reply = ""
 
-    def stage_item(self, message: StageItem) -> None:
-        payload = message.payload
-        if message.kind == "text":
-            self.reply += str(payload.get("text", ""))
+    def stage_event(self, event: TypedEvent) -> None:
+        if isinstance(event, ReplyText):
+            self.reply += event.text
             self.query_one("#reply", Static).update(f"[b green]model[/] {escape(self.reply[-400:])}")
-        elif message.kind == "tool_call":
+        elif isinstance(event, ToolCallExecuted):
             self.flush_reply()
-            self.last_call = {"name": payload.get("name"), "arguments": payload.get("arguments")}
-            ok = payload.get("ok")
-            status = (
-                "[green]ok[/]" if ok else "[dim]not run[/]" if ok is None else f"[red]{payload.get('error_kind')}[/]"
-            )
+            self.last_call = {"name": event.name, "arguments": event.arguments}
+            ok = event.ok
+            status = "[green]ok[/]" if ok else "[dim]not run[/]" if ok is None else f"[red]{event.error_kind}[/]"
             log = self.query_one("#transcript", RichLog)
-            log.write(
-                f"[yellow]→ {escape(format_call(str(payload.get('name')), payload.get('arguments')))}[/] {status}"
-            )
-            if payload.get("content"):
-                log.write(f"[magenta]← {escape(str(payload['content'])[:400])}[/]")
+            log.write(f"[yellow]→ {escape(format_call(event.name, event.arguments))}[/] {status}")
+            if event.content:
+                log.write(f"[magenta]← {escape(event.content[:400])}[/]")
+        elif isinstance(event, PhaseStarted):
+            self.query_one("#transcript", RichLog).write(f"[dim]{escape(event.phase)}[/]")
 
     def flush_reply(self) -> None:
         if self.reply.strip():

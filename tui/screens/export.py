@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Label, Select, SelectionList, Static
 
 from edgefabric.config import GGUF_QUANTS, ONNX_PRECISIONS
 from edgefabric.errors import EdgeFabricError
-from edgefabric.tui.bridge import StageCall, StageFinished, StageItem, StageNote, StageProgress
+from edgefabric.events import ArtifactWritten
+from edgefabric.tui.bridge import StageCall, StageFinished, StageNote, StageProgress, TypedEvent
 from edgefabric.tui.screens.base import StageScreen
 
 
@@ -95,7 +96,11 @@ class ExportScreen(StageScreen):
         from edgefabric.tui.calls import export_command
 
         spec, gguf, onnx = self.chosen()
-        return export_command(self.project, spec, gguf, onnx) if spec else None
+        try:
+            config = self.project.load()
+        except EdgeFabricError:
+            return None
+        return export_command(self.project, config, spec, gguf, onnx) if spec else None
 
     def show_bundles(self) -> None:
         """Every finished bundle in exports/ (manifest.json is written last, so it marks a complete one)."""
@@ -151,10 +156,9 @@ class ExportScreen(StageScreen):
     def stage_note(self, message: StageNote) -> None:
         self.set_status(f"[b]Export[/] {escape(message.text)}")
 
-    def stage_item(self, message: StageItem) -> None:
-        if message.kind in ("gguf", "onnx"):
-            payload: dict[str, Any] = message.payload
-            self.notify(f"wrote {message.kind} {payload.get('quant', payload.get('precision', ''))}")
+    def stage_event(self, event: TypedEvent) -> None:
+        if isinstance(event, ArtifactWritten) and event.kind in ("gguf", "onnx"):
+            self.notify(f"wrote {event.kind} {event.detail.get('quant', '')}")
 
     def show_parity(self, report: dict[str, Any]) -> None:
         """The verdict first (FAILED in red, never "passed" beside a bad figure), then each export's figures."""

@@ -12,14 +12,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, ProgressBar, RichLog, Static, Tree
 
+from edgefabric.events import PhaseStarted, SampleAccepted, SampleRejected
 from edgefabric.tui.bridge import (
     StageBegan,
     StageCall,
     StageFinished,
-    StageItem,
     StageNote,
     StageProgress,
     StageSummary,
+    TypedEvent,
 )
 from edgefabric.tui.project import count_lines, tail_records
 from edgefabric.tui.render import render_sample
@@ -148,20 +149,19 @@ class GenerateScreen(StageScreen):
             text = "  ".join(parts)
         self.query_one("#gen-stats", Static).update(text)
 
-    def stage_item(self, message: StageItem) -> None:
-        payload = message.payload
-        if message.kind != "sample":
-            return
-        if payload.get("accepted", True):
+    def stage_event(self, event: TypedEvent) -> None:
+        if isinstance(event, SampleAccepted):
             self.accepted += 1
             # The event names the sample; the sample itself is the line just appended to disk.
             for record in tail_records(self.project.data_dir / SAMPLES, 1):
                 self.last_sample = record
                 self.query_one("#samples", RichLog).write(render_sample(record))
-        else:
+        elif isinstance(event, SampleRejected):
             self.rejected += 1
-            self.count_reject(str(payload.get("stage", "?")), str(payload.get("reason", "")))
+            self.count_reject(event.check, event.reason)
             self.show_reasons()
+        elif isinstance(event, PhaseStarted):
+            self.query_one("#samples", RichLog).write(f"[dim]{escape(event.stage)}: {escape(event.describe())}[/]")
 
     def stage_summary(self, message: StageSummary) -> None:
         if message.stage == "topics":

@@ -1,9 +1,10 @@
-"""The help screen: the journey in one page and every key, with the id to remap it."""
+"""The help screen: the journey in one page and every key, grouped by screen, with the id to remap it."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,7 +26,14 @@ the CLI (`edgefabric ...`) works on the same folder. ctrl+p lists every action.
 """
 
 
+# (key, action, binding id) of one binding; a group is a title ("Everywhere", a screen's) and its rows.
+HelpRow = tuple[str, str, str]
+HelpGroup = tuple[str, list[HelpRow]]
+
+
 class HelpScreen(ModalScreen[None]):
+    """The journey, then every key grouped by where it acts: everywhere first, then each screen in order."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close"),
     ]
@@ -35,17 +43,23 @@ class HelpScreen(ModalScreen[None]):
         background: $surface; padding: 0 1; }
     """
 
-    def __init__(self, bindings: list[tuple[str, str, str]]) -> None:
+    def __init__(self, groups: list[HelpGroup]) -> None:
         super().__init__()
-        self.rows = bindings
+        self.groups = groups
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, expand=True, show_edge=False)
         table.add_column("key", style="bold")
         table.add_column("action")
         table.add_column("id (for remapping)", style="dim")
-        for key, description, binding_id in self.rows:
-            table.add_row(key, description, binding_id)
+        for index, (title, rows) in enumerate(self.groups):
+            if not rows:
+                continue
+            table.add_row(f"[b underline]{escape(title)}[/]", "", "", end_section=False)
+            for key, description, binding_id in rows:
+                table.add_row(escape(key), escape(description), binding_id)
+            if index < len(self.groups) - 1:
+                table.add_row("", "", "")
         with VerticalScroll():
             yield Static(JOURNEY)
             yield Static(table)

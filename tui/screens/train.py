@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -14,7 +12,17 @@ from textual.widgets import ProgressBar, RichLog, Static
 from textual_plotext import PlotextPlot
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.tui.bridge import MetricPoint, StageBegan, StageCall, StageFinished, StageItem, StageNote, StageProgress
+from edgefabric.event_log import read_events
+from edgefabric.events import ArtifactWritten, BackendChosen, Progress, StageDone
+from edgefabric.tui.bridge import (
+    MetricPoint,
+    StageBegan,
+    StageCall,
+    StageFinished,
+    StageNote,
+    StageProgress,
+    TypedEvent,
+)
 from edgefabric.tui.screens.base import StageScreen
 
 LOSS_KEYS = ("loss", "train_loss")
@@ -127,17 +135,24 @@ class TrainScreen(StageScreen):
             return
         events = run_dir(self.project, config) / "events.jsonl"
         series: list[MetricPoint] = []
-        last: dict[str, Any] = {}
-        for record in _read_jsonl(events):
-            if record.get("type") == "Progress" and record.get("stage") == "train":
-                metrics = {k: float(v) for k, v in (record.get("metrics") or {}).items() if isinstance(v, int | float)}
-                series.append(MetricPoint(int(record.get("done", 0)), metrics))
-                last = record
-            elif record.get("type") == "Note" and "backend" in str(record.get("text", "")):
-                self.query_one("#backend", Static).update(escape(str(record["text"])))
-        if series:
-            self.show_series(tuple(series), int(last.get("done", 0)), last.get("total"), series[-1].metrics)
-            self.set_status(f"run in {events.parent.relative_to(self.project.root)}: s resumes it")
+        last: Progress | None = None
+        finished: StageDone | None = None
+        for event in read_events(events).events:
+            # TrainStep since typed events; plain Progress in runs written before them
+            if isinstance(event, Progress) and event.stage == "train":
+                series.append(MetricPoint(event.done, dict(event.metrics)))
+                last = event
+            elif isinstance(event, BackendChosen):
+                self.query_one("#backend", Static).update(escape(event.describe()))
+            elif isinstance(event, StageDone) and event.stage == "train":
+                finished = event
+        if series and last is not None:
+            self.show_series(tuple(series), last.done, last.total, series[-1].metrics)
+            where = events.parent.relative_to(self.project.root)
+            if finished is not None:
+                self.set_status(f"run in {where} finished ({finished.summary.get('steps', last.done)} steps)")
+            else:
+                self.set_status(f"run in {where} stopped at step {last.done}: s resumes it")
 
     def cli_command(self) -> str | None:
         from edgefabric.tui.calls import train_command
@@ -150,30 +165,20 @@ class TrainScreen(StageScreen):
     def stage_note(self, message: StageNote) -> None:
         style = {"warning": "yellow", "error": "red"}.get(message.level, "dim")
         self.query_one("#train-log", RichLog).write(f"[{style}]{escape(message.text)}[/]")
-        if "backend" in message.text.lower():
-            self.query_one("#backend", Static).update(escape(message.text))
 
-    def stage_item(self, message: StageItem) -> None:
-        where = message.payload.get("path") or message.payload.get("dir") or ""
-        self.query_one("#train-log", RichLog).write(f"[green]{escape(message.kind)}[/] {escape(str(where))}")
+    def stage_event(self, event: TypedEvent) -> None:
+        log = self.query_one("#train-log", RichLog)
+        if isinstance(event, BackendChosen):
+            self.query_one("#backend", Static).update(escape(event.describe()))
+            log.write(f"[dim]{escape(event.describe())}[/]")
+        elif isinstance(event, ArtifactWritten):
+            log.write(f"[green]{escape(event.kind)}[/] {escape(event.path)}")
+        else:
+            log.write(f"[dim]{escape(event.describe())}[/]")
 
     def stage_finished(self, message: StageFinished) -> None:
         summary = "  ".join(f"{k}: {v}" for k, v in message.summary.items())
         self.query_one("#train-log", RichLog).write(f"[b green]done[/] {escape(summary)}")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue  # a torn last line from a kill
-        if isinstance(value, dict):
-            records.append(value)
-    return records
 
 
 def _rss_gib() -> float:

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from edgefabric.cli.chat_cmd import QUIET_HELP, THREADS_HELP
 from edgefabric.cli.plain_progress import PlainProgress, plain_progress
-from edgefabric.config import load_config
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import (
+    ArtifactWritten,
+    BackendChosen,
+    Event,
+    Note,
+    PhaseStarted,
+    SampleRejected,
+    StageDone,
+    StageFailed,
+    StageStarted,
+)
 from edgefabric.events import Progress as ProgressEvent
-from edgefabric.layout import ProjectLayout
+
+if TYPE_CHECKING:
+    from edgefabric.app.generate import GenerateRequest
 
 topics_app = typer.Typer(help="Inspect topic graphs made by `edgefabric generate`.", no_args_is_help=True)
 
@@ -57,13 +70,13 @@ class StageView:
                 # The line has its own rate and ETA; only the accept rate is added.
                 accept = f"accept {m['accept_rate']:.0%}" if "accept_rate" in m else ""
                 self.lines.update(event.stage, event.done, event.total, accept)
-        elif isinstance(event, ItemDone) and not event.payload.get("accepted", True):
+        elif isinstance(event, SampleRejected):
             self.console.print(
-                f"[yellow]rejected[/] {event.payload.get('kind')}: {event.payload.get('stage')}: "
-                f"{str(event.payload.get('reason'))[:160]}",
+                f"[yellow]rejected[/] {escape(event.kind)}: {escape(event.check)}: {escape(event.reason[:160])}",
                 highlight=False,
-                markup=True,
             )
+        elif isinstance(event, PhaseStarted | BackendChosen | ArtifactWritten):
+            self.console.print(f"[dim]{event.stage}: {escape(event.describe())}[/]", highlight=False)
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
             self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)
@@ -71,6 +84,16 @@ class StageView:
             self.progress.update(self.tasks[event.stage], completed=event.summary.get("calls", 0))
         elif isinstance(event, StageFailed):
             self.console.print(f"[red]{event.stage} failed[/]", highlight=False)
+
+
+def generate_request(
+    *, config_path: Path, out: Path | None, resume: bool, num_samples: int | None, **_display: object
+) -> GenerateRequest:
+    """The request `edgefabric generate` runs, from its parsed options (also used to parse the TUI's command);
+    --threads and --quiet shape how it runs here, not what is generated."""
+    from edgefabric.app.generate import GenerateRequest
+
+    return GenerateRequest(config=config_path, out=out, resume=resume, num_samples=num_samples)
 
 
 def generate(
@@ -88,22 +111,15 @@ def generate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Generate a verified tool-calling dataset: topics, real tool execution, splits and a card."""
-    from edgefabric.pipeline.generate.run import generate as run_generation
+    from edgefabric.app.generate import run_generate
     from edgefabric.runtime.threads import set_override
 
     set_override(threads)
-    config = load_config(config_path)
-    layout = ProjectLayout.of_config(config_path)
-    out_dir = out or (layout.data if layout else Path("datasets") / config.name)
+    request = generate_request(config_path=config_path, out=out, resume=resume, num_samples=num_samples)
     console = Console()
     with stage_progress(console) as progress:
-        summary = run_generation(
-            config,
-            out_dir,
-            resume=resume,
-            num_samples=num_samples,
-            on_event=StageView(console, progress, plain_progress(console, quiet)),
-        )
+        summary = run_generate(request, on_event=StageView(console, progress, plain_progress(console, quiet)))
+    out_dir = summary.out_dir
     card = summary.card
     console.print(
         f"[green]done:[/] {summary.accepted} accepted, {summary.rejected} rejected in {summary.elapsed_s:.0f} s; "

@@ -4,7 +4,7 @@
 build an `EvalRequest` and call `run_eval`; before this, each wired the backend, toolbox,
 agent settings and report by hand, and the copies disagreed (token cap, family, engine
 closing, tool sets). The TUI's "copy CLI command" is `request.command()`, so what it
-copies is what it runs (tests/evaluate/test_request.py parses it back with the CLI).
+copies is what it runs (tests/app/test_evaluate.py parses it back with the CLI).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgefabric.app.command import at, quoted_path
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventSink, Note, ignore_events
+from edgefabric.events import EventSink, PhaseStarted, ignore_events
 
 if TYPE_CHECKING:
     from edgefabric.config import ProjectConfig
@@ -88,7 +89,7 @@ class EvalRequest:
         """
 
         def show(path: Path | str) -> str:
-            return shlex.quote(_relative(path, cwd))
+            return quoted_path(path, cwd)
 
         parts = ["edgefabric", "eval", show(self.model)]
         parts += [f"--samples {show(path)}" for path in self.samples]
@@ -114,38 +115,23 @@ class EvalRequest:
     def under(self, root: Path) -> EvalRequest:
         """The request with relative paths taken as relative to `root` (where its command runs)."""
 
-        def at(path: Path) -> Path:
-            return path if path.is_absolute() else root / path
-
         model = self.model
         if ":" not in model and not Path(model).is_absolute() and (root / model).exists():
             model = str(root / model)  # a path, not a hub id or embedded:NAME
         return replace(
             self,
             model=model,
-            samples=tuple(at(p) for p in self.samples),
-            bfcl=tuple(at(p) for p in self.bfcl),
-            answers=at(self.answers) if self.answers is not None else None,
-            out=at(self.out),
+            samples=tuple(at(p, root) for p in self.samples),
+            bfcl=tuple(at(p, root) for p in self.bfcl),
+            answers=at(self.answers, root) if self.answers is not None else None,
+            out=at(self.out, root),
         )
-
-
-def _relative(path: Path | str, cwd: Path | None) -> str:
-    if cwd is None or (isinstance(path, str) and ":" in path.split("/", 1)[0]):
-        return str(path)
-    candidate = Path(path)
-    if not candidate.is_absolute():
-        return str(path)
-    try:
-        return str(candidate.relative_to(cwd))
-    except ValueError:
-        return str(path)
 
 
 def run_eval(request: EvalRequest, *, on_event: EventSink = ignore_events) -> EvalReport:
     """Run `request`: load its cases, tools and model, evaluate, write the report, close the engine.
 
-    Events: Note (loading), the sandbox build's, then the Evaluator's StageStarted, Progress
+    Events: PhaseStarted (loading the model), the sandbox build's, then the Evaluator's StageStarted, Progress
     per case and StageDone. Returns the report, already saved at `request.out` (through a
     temporary file). Raises EdgeFabricError for a request that cannot run (see `check`), a
     missing or empty case file, an unknown profile or backend, or a model that does not load.
@@ -162,7 +148,7 @@ def run_eval(request: EvalRequest, *, on_event: EventSink = ignore_events) -> Ev
     cases = [c for path in request.samples for c in load_sample_cases(path, request.max_samples)]
     cases += [c for path in request.bfcl for c in load_bfcl_cases(path, request.answers, request.max_samples)]
     box = load_toolbox(list(request.tools), on_event=on_event) if request.tools else None
-    on_event(Note(STAGE, f"loading {request.model}"))
+    on_event(PhaseStarted(STAGE, f"loading {request.model}"))
     engine = load_backend(request.model, backend=request.backend, profile=profile)
     try:
         evaluator = Evaluator(

@@ -5,7 +5,7 @@ a fresh child process (its memory and speed are its own, not inflated by the tra
 export that ran in this process). The figures land beside parity: `accuracy.json` in the
 bundle, one row per export with its parity verdict and its accuracy.
 
-This module sits in the root package because it composes sibling stages (export and
+It lives in the application layer because it composes sibling stages (export and
 pipeline.evaluate may not import each other).
 """
 
@@ -199,8 +199,8 @@ def evaluate_model(
 ) -> None:
     """The child's side of `evaluate_in_children` (module level, so a spawned process can import it);
     `threads` overrides the thread policy for this child (a share of the cores)."""
+    from edgefabric.app.evaluate import EvalRequest, run_eval
     from edgefabric.config import parse_config
-    from edgefabric.pipeline.evaluate.request import EvalRequest, run_eval
     from edgefabric.runtime.threads import set_override
 
     set_override(threads)

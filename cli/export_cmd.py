@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -14,9 +15,12 @@ from rich.table import Table
 
 from edgefabric.config import OnnxQuantization, ProjectConfig
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import ArtifactWritten, Event, Note, PhaseStarted, StageDone, StageFailed, StageStarted
 from edgefabric.events import Progress as ProgressEvent
 from edgefabric.runtime.formats.registry import describe_families
+
+if TYPE_CHECKING:
+    from edgefabric.app.export import ExportRequest
 
 
 def _split(value: str) -> list[str]:
@@ -39,6 +43,33 @@ def _onnx_quantization(text: str) -> OnnxQuantization:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise EdgeFabricError(f"--onnx-quant: {problems}", _QUANT_FIX) from None
+
+
+def export_request(
+    *,
+    source: str,
+    gguf: str,
+    onnx: str,
+    out: Path | None,
+    chat_format: str | None,
+    parity: bool,
+    probe_tokens: int,
+    onnx_quant: str,
+    **_after: object,  # --eval, --config and --allow-degraded act after the export
+) -> ExportRequest:
+    """The request `edgefabric export` runs, from its parsed options (also used to parse the TUI's command)."""
+    from edgefabric.app.export import ExportRequest
+
+    return ExportRequest(
+        source=source,
+        gguf=tuple(_split(gguf)),
+        onnx=tuple(_split(onnx)),
+        out=out,
+        family=chat_format,
+        parity=parity,
+        probe_tokens=probe_tokens,
+        onnx_quantization=_onnx_quantization(onnx_quant) if onnx_quant else None,
+    )
 
 
 def export(
@@ -88,9 +119,18 @@ def export(
     ),
 ) -> None:
     """Export a model as GGUF (llama.cpp, LM Studio, Ollama) and ONNX (onnxruntime-genai) with a parity check."""
-    from edgefabric.export.run import export_model
+    from edgefabric.app.export import run_export
 
-    quantization = _onnx_quantization(onnx_quant) if onnx_quant else None
+    request = export_request(
+        source=source,
+        gguf=gguf,
+        onnx=onnx,
+        out=out,
+        chat_format=chat_format,
+        parity=parity,
+        probe_tokens=probe_tokens,
+        onnx_quant=onnx_quant,
+    )
     eval_config = _eval_config(eval_cases, config_path) if eval_cases else None
 
     console = Console()
@@ -109,12 +149,14 @@ def export(
                 bar.update(task, total=event.total, description=f"export {event.detail}")
             elif isinstance(event, ProgressEvent) and event.stage == "export":
                 bar.update(task, completed=event.done)
-            elif isinstance(event, ItemDone):
+            elif isinstance(event, ArtifactWritten):
                 bar.console.print(
-                    f"[green]wrote[/] {event.payload['path']} ({event.kind} {event.payload['quant']}, "
-                    f"{event.payload['seconds']} s)",
+                    f"[green]wrote[/] {event.path} ({event.kind} {event.detail.get('quant')}, "
+                    f"{event.detail.get('seconds')} s)",
                     highlight=False,
                 )
+            elif isinstance(event, PhaseStarted):
+                bar.update(task, description=event.phase)
             elif isinstance(event, Note):
                 bar.update(task, description=event.text)
                 if event.stage == "parity":
@@ -125,17 +167,7 @@ def export(
             elif isinstance(event, StageDone) and event.stage == "export":
                 bar.update(task, description="export done")
 
-        result = export_model(
-            source,
-            gguf=_split(gguf),
-            onnx=_split(onnx),
-            out=out,
-            family=chat_format,
-            parity=parity,
-            probe_tokens=probe_tokens,
-            onnx_quantization=quantization,
-            on_event=on_event,
-        )
+        result = run_export(request, on_event=on_event)
     console.print(f"[bold green]bundle:[/] {result.bundle}", highlight=False)
     if eval_cases is not None and eval_config is not None:
         _evaluate(console, result.bundle, eval_cases, eval_config)
@@ -168,7 +200,7 @@ def _eval_config(cases: Path, config_path: Path | None) -> ProjectConfig:
 
 def _evaluate(console: Console, bundle: Path, cases: Path, config: ProjectConfig) -> None:
     """Every export scored on `cases`, printed beside its parity verdict (from accuracy.json)."""
-    from edgefabric.export_eval import ACCURACY_FILE, evaluate_exports
+    from edgefabric.app.export_eval import ACCURACY_FILE, evaluate_exports
 
     evaluate_exports(bundle, cases, config)
     table = Table(title=f"Exports on {cases} (each evaluated in its own process)")

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import Event, EventSink, Note, StageDone, StageStarted
+from edgefabric.events import Event, EventSink, Note, PhaseStarted, StageDone, StageStarted
 
 app = typer.Typer(
     help="Tool sets: list them, call a tool in the WebAssembly sandbox, import an MCP server's tools.",
@@ -29,6 +29,8 @@ def _show_build(console: Console) -> EventSink:
             console.print(f"[dim]{event.detail} (first time only)...[/]", highlight=False)
         elif isinstance(event, Note):
             console.print(f"[dim]{event.text}[/]", highlight=False)
+        elif isinstance(event, PhaseStarted):
+            console.print(f"[dim]{event.describe()}[/]", highlight=False)
         elif isinstance(event, StageDone):
             console.print(f"[dim]built in {event.summary.get('seconds')} s[/]", highlight=False)
 

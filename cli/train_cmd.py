@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 
 from edgefabric.cli.chat_cmd import QUIET_HELP
 from edgefabric.cli.generate_cmd import stage_progress
 from edgefabric.cli.plain_progress import PlainProgress, plain_progress
-from edgefabric.config import load_config
-from edgefabric.events import Event, ItemDone, Note, StageDone, StageFailed, StageStarted
+from edgefabric.events import (
+    ArtifactWritten,
+    BackendChosen,
+    Event,
+    Note,
+    PhaseStarted,
+    StageDone,
+    StageFailed,
+    StageStarted,
+)
 from edgefabric.events import Progress as ProgressEvent
-from edgefabric.layout import ProjectLayout
+
+if TYPE_CHECKING:
+    from edgefabric.app.train import TrainRequest
 
 
 class TrainView:
@@ -54,13 +66,32 @@ class TrainView:
         elif isinstance(event, Note):
             colour = "yellow" if event.level == "warning" else "dim"
             self.console.print(f"[{colour}]{event.stage}: {event.text}[/]", highlight=False)
-        elif isinstance(event, ItemDone) and event.kind in ("adapter", "merged"):
-            self.console.print(f"[dim]{event.kind} written to {event.payload.get('path')}[/]", highlight=False)
+        elif isinstance(event, ArtifactWritten) and event.kind in ("adapter", "merged"):
+            self.console.print(f"[dim]{escape(event.describe())}[/]", highlight=False)
+        elif isinstance(event, PhaseStarted | BackendChosen):
+            self.console.print(f"[dim]{event.stage}: {escape(event.describe())}[/]", highlight=False)
         elif isinstance(event, StageDone) and event.stage == "train" and self.task is not None:
             total = self.progress.tasks[self.task].total
             self.progress.update(self.task, completed=total if total is not None else event.summary.get("steps", 0))
         elif isinstance(event, StageFailed):
             self.console.print(f"[red]{event.stage} failed[/]", highlight=False)
+
+
+def train_request(
+    *,
+    config_path: Path,
+    data: Path | None,
+    out: Path | None,
+    max_steps: int | None,
+    resume: bool,
+    merge: bool | None,
+    **_display: object,
+) -> TrainRequest:
+    """The request `edgefabric train` runs, from its parsed options (also used to parse the TUI's command);
+    --quiet shapes how it runs here, not what is trained."""
+    from edgefabric.app.train import TrainRequest
+
+    return TrainRequest(config=config_path, data=data, out=out, max_steps=max_steps, resume=resume, merge=merge)
 
 
 def train(
@@ -76,6 +107,9 @@ def train(
     ),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Override training.max_steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    merge: bool | None = typer.Option(
+        None, "--merge/--no-merge", help="Write merged/ (base + adapter) after training; default: training.merge."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Fine-tune the project's model with LoRA (TRL+PEFT on CPU/CUDA/MPS, Unsloth on CUDA).
@@ -83,22 +117,14 @@ def train(
     The run folder gets config.yaml, checkpoints/, adapter/, merged/ (when training.merge),
     train_report.json and events.jsonl.
     """
-    from edgefabric.pipeline.train import train as run_training
+    from edgefabric.app.train import run_train
 
-    config = load_config(config_path)
-    layout = ProjectLayout.of_config(config_path)
-    data_dir = data or (layout.data if layout else Path("datasets") / config.name)
-    out_dir = out or (layout.run(config.name) if layout else Path("runs") / config.name)
+    request = train_request(
+        config_path=config_path, data=data, out=out, max_steps=max_steps, resume=resume, merge=merge
+    )
     console = Console()
     with stage_progress(console) as progress:
-        result = run_training(
-            config,
-            data_dir,
-            out_dir,
-            max_steps=max_steps,
-            resume=resume,
-            on_event=TrainView(console, progress, plain_progress(console, quiet)),
-        )
+        result = run_train(request, on_event=TrainView(console, progress, plain_progress(console, quiet)))
     report = result.report
     skipped = sum(n for split in report["data"]["skipped"].values() for n in split.values())
     losses = ""

@@ -7,8 +7,8 @@ training) resume from what a killed run left, so running the demo again picks up
 where it stopped. Nothing here is a stage of its own: each step calls the entry
 function the CLI and the TUI call.
 
-This module sits in the root package because it composes sibling stages (pipeline
-and export may not import each other).
+It lives in the application layer (it composes sibling stages: pipeline and export
+may not import each other) and, like the CLI and the TUI, runs each step as a request.
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgefabric.config import ProjectConfig, load_config, save_config
-from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventSink, Note, Progress, StageDone, StageStarted, ignore_events
-from edgefabric.export_eval import (
+from edgefabric.app.export_eval import (
     EvalJob,
     ExportAccuracy,
     evaluate_exports,
@@ -31,6 +28,9 @@ from edgefabric.export_eval import (
     export_rows,
     slug,
 )
+from edgefabric.config import ProjectConfig, load_config, save_config
+from edgefabric.errors import EdgeFabricError
+from edgefabric.events import EventSink, Note, Progress, StageDone, StageStarted, ignore_events
 from edgefabric.layout import CONFIG_NAME, ProjectLayout
 
 if TYPE_CHECKING:
@@ -164,13 +164,12 @@ def run_journey(root: Path, *, on_event: EventSink = ignore_events) -> JourneyRe
 
 
 def _generate(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
-    from edgefabric.pipeline.generate.run import generate
+    from edgefabric.app.generate import GenerateRequest, run_generate
 
     data = result.dataset
     if (data / "card.json").exists() and (data / "train.jsonl").exists():
         return False
-    started = any((data / name).exists() for name in ("samples.jsonl", "rejects.jsonl", "run-config.yaml"))
-    summary = generate(config, data, resume=started, on_event=on_event)
+    summary = run_generate(GenerateRequest.for_project(ProjectLayout(result.project)), on_event=on_event)
     if summary.splits.get("train", 0) == 0 or summary.splits.get("test", 0) == 0:
         raise EdgeFabricError(
             f"generation accepted {summary.accepted} sample(s), too few for a train and a test split "
@@ -182,30 +181,29 @@ def _generate(config: ProjectConfig, result: JourneyResult, on_event: EventSink)
 
 
 def _train(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
-    from edgefabric.pipeline.train import train
+    from edgefabric.app.train import TrainRequest, run_train
 
     if (result.run / "train_report.json").exists() and (result.run / "merged").is_dir():
         return False
-    config.training.merge = True  # export needs the merged folder
-    started = (result.run / "config.yaml").exists() or (result.run / "checkpoints").exists()
-    train(config, result.dataset, result.run, resume=started, on_event=on_event)
+    # merge: export needs the merged folder, whatever the config says
+    run_train(TrainRequest.for_project(ProjectLayout(result.project), config.name, merge=True), on_event=on_event)
     return True
 
 
 def _export(config: ProjectConfig, result: JourneyResult, on_event: EventSink) -> bool:
-    from edgefabric.export.run import export_model
+    from edgefabric.app.export import ExportRequest, run_export
 
     if (result.bundle / "manifest.json").exists():  # written last, then the folder is renamed into place
         return False
-    export_model(
-        str(result.run),
-        gguf=config.export.gguf,
-        onnx=config.export.onnx,
+    request = ExportRequest(
+        source=str(result.run),
+        gguf=tuple(config.export.gguf),
+        onnx=tuple(config.export.onnx),
         out=result.bundle,
         family=config.model.family,
         onnx_quantization=config.export.onnx_quantization,
-        on_event=on_event,
     )
+    run_export(request, on_event=on_event)
     return True
 
 

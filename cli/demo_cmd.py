@@ -16,7 +16,7 @@ from edgefabric.cli.generate_cmd import StageView, stage_progress
 from edgefabric.cli.plain_progress import PlainProgress, plain_progress
 from edgefabric.cli.train_cmd import TrainView
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import Event, ItemDone, StageDone, StageStarted
+from edgefabric.events import ArtifactWritten, Event, StageDone, StageStarted
 
 
 class DemoView:
@@ -35,8 +35,8 @@ class DemoView:
         self.stages(event)
         if isinstance(event, StageStarted) and event.stage == "demo":
             self.console.rule(f"demo in {event.detail}")
-        elif isinstance(event, ItemDone) and event.kind in ("gguf", "onnx"):
-            self.console.print(f"[green]wrote[/] {event.payload.get('path')}", highlight=False)
+        elif isinstance(event, ArtifactWritten) and event.kind in ("gguf", "onnx"):
+            self.console.print(f"[green]wrote[/] {event.path}", highlight=False)
         elif isinstance(event, StageDone) and event.stage in self.stages.tasks:
             task = self.stages.tasks[event.stage]
             total = self.progress.tasks[task].total
@@ -57,7 +57,7 @@ def demo(
     With --headless it runs every step and prints base vs fine-tuned and where every
     artifact is; without it, it opens fabric-tui on the demo project.
     """
-    from edgefabric.journey import load_reports, prepare_project, run_journey
+    from edgefabric.app.journey import load_reports, prepare_project, run_journey
     from edgefabric.runtime.threads import set_override
 
     set_override(threads)  # inherited by the teacher server and each evaluation process

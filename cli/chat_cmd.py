@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from edgefabric.errors import EdgeFabricError
+from edgefabric.events import Event, ReplyText, ToolCallExecuted
 from edgefabric.runtime.formats.registry import describe_families
+
+if TYPE_CHECKING:
+    from edgefabric.app.chat import ChatRequest
 
 # The chat formats come from their registry (runtime/formats/registry.py), the one list of them.
 FAMILY_HELP = f"Chat format: {describe_families()} (guessed from the model name)."
@@ -35,6 +39,36 @@ def check_choice(value: str, allowed: Sequence[str], option: str) -> str:
     return value
 
 
+def chat_request(
+    *,
+    model: str,
+    tools: list[str],
+    family: str | None,
+    backend: str,
+    profile: str,
+    constrained: str,
+    max_steps: int,
+    max_tokens: int | None,
+    system: str | None,
+    **_session: object,  # --message and --threads shape this run, not the chat's settings
+) -> ChatRequest:
+    """The chat settings `edgefabric chat` opens, from its parsed options (also used to parse the TUI's command)."""
+    from edgefabric.app.chat import ChatRequest
+
+    check_choice(constrained, ("off", "auto", "required"), "--constrained")
+    return ChatRequest(
+        model=model,
+        tools=tuple(tools),
+        family=family,
+        backend=backend,
+        profile=profile,
+        constrained=constrained,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        system=system,
+    )
+
+
 def chat(
     model: str = typer.Argument(
         ..., help="A .gguf file, an ONNX or HF folder, or embedded:smollm2-135m / embedded:gemma3-270m."
@@ -51,50 +85,47 @@ def chat(
     threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ) -> None:
     """Chat with a model; tool calls are shown as they execute in the sandbox."""
-    from edgefabric.runtime.agent import Agent, ExecutedCall
-    from edgefabric.runtime.backends import guess_family, load_backend
-    from edgefabric.runtime.profiles import get_profile
+    from edgefabric.app.chat import ChatSession, ChatTurnRequest, run_chat_turn
     from edgefabric.runtime.threads import set_override
     from edgefabric.schemas import Message
 
     set_override(threads)
 
     console = Console()
-    check_choice(constrained, ("off", "auto", "required"), "--constrained")
-    fam = family or guess_family(model)
-    prof = get_profile(profile)
-    box = load_tools(tools)
-    with console.status(f"loading {model}"):
-        engine = load_backend(model, backend=backend, profile=prof)
-
-    def on_text(piece: str) -> None:
-        console.print(escape(piece), end="", style="cyan", highlight=False)
-
-    def on_call(executed: ExecutedCall) -> None:
-        status = "[green]ok[/]" if executed.ok else f"[red]{executed.error_kind or 'failed'}[/]"
-        console.print(
-            f"\n[bold]tool[/] {escape(executed.call.name)}({escape(str(executed.call.arguments))}) -> {status} "
-            f"{escape(executed.content[:300])}",
-            highlight=False,
-        )
-
-    agent = Agent(
-        engine,
-        fam,
-        box.specs,
+    request = chat_request(
+        model=model,
+        tools=tools,
+        family=family,
+        backend=backend,
+        profile=profile,
+        constrained=constrained,
         max_steps=max_steps,
-        max_tokens=max_tokens or prof.max_tokens,
-        constrain=constrained,  # type: ignore[arg-type]
-        on_text=on_text,
-        on_call=on_call,
+        max_tokens=max_tokens,
+        system=system,
     )
+    session = ChatSession(request)
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ReplyText):
+            console.print(escape(event.text), end="", style="cyan", highlight=False)
+        elif isinstance(event, ToolCallExecuted):
+            status = "[green]ok[/]" if event.ok else f"[red]{event.error_kind or 'failed'}[/]"
+            console.print(
+                f"\n[bold]tool[/] {escape(event.name)}({escape(str(event.arguments))}) -> {status} "
+                f"{escape(event.content[:300])}",
+                highlight=False,
+            )
+
+    with console.status(f"loading {model}"):
+        session.load()
     console.print(
-        f"[dim]{model} ({engine.name}, {fam}, {prof.name}); tools: {', '.join(s.name for s in box.specs)}[/]",
+        f"[dim]{model} ({session.engine.name}, {session.family}, {request.profile}); "
+        f"tools: {', '.join(s.name for s in session.box.specs)}[/]",
         highlight=False,
     )
-    history: list[Message] = [Message(role="system", content=system)] if system else []
+    history: list[Message] = []
     queued = list(message)
-    with box.session() as session:
+    try:
         while True:
             if message:
                 if not queued:
@@ -110,9 +141,8 @@ def chat(
                     break
                 if not text.strip():
                     continue
-            history.append(Message(role="user", content=text))
             console.print("[bold]model>[/] ", end="")
-            result = agent.run(history, session)
+            result = run_chat_turn(ChatTurnRequest(request, tuple(history), text), session, on_event=on_event)
             history = result.messages
             console.print()
             for failure in result.failures:
@@ -123,4 +153,5 @@ def chat(
                 f"[dim]{result.completion_tokens} tokens in {result.total_s:.2f} s, stop: {escape(result.stop_detail)}[/]",
                 highlight=False,
             )
-    engine.close()
+    finally:
+        session.close()

@@ -15,7 +15,8 @@ from edgefabric.cli.plain_progress import plain_progress
 from edgefabric.errors import EdgeFabricError
 
 if TYPE_CHECKING:
-    from edgefabric.pipeline.evaluate.request import EvalRequest
+    from edgefabric.app.evaluate import EvalRequest
+    from edgefabric.app.improve import ImproveRequest
 
 
 class _RunByDefault(TyperGroup):
@@ -48,7 +49,7 @@ def eval_request(
     **_display: object,  # --threads and --quiet shape how it runs here, not what is evaluated
 ) -> EvalRequest:
     """The request `edgefabric eval` runs, from its parsed options (also used to parse the TUI's command)."""
-    from edgefabric.pipeline.evaluate.request import EvalRequest
+    from edgefabric.app.evaluate import EvalRequest
 
     return EvalRequest(
         model=model,
@@ -86,10 +87,10 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Run MODEL on held-out samples and/or BFCL-layout files and print every metric."""
-    from edgefabric.events import Note
+    from edgefabric.app.evaluate import run_eval
+    from edgefabric.events import Note, PhaseStarted
     from edgefabric.events import Progress as ProgressEvent
     from edgefabric.pipeline.evaluate.report import print_report
-    from edgefabric.pipeline.evaluate.request import run_eval
     from edgefabric.runtime.threads import set_override
 
     set_override(threads)
@@ -125,7 +126,9 @@ def run(
             lines.start("eval")
 
         def on_event(event: Any) -> None:
-            if isinstance(event, Note) and event.stage == "eval":
+            if isinstance(event, PhaseStarted) and event.stage == "eval":
+                bar.update(task, rate=event.describe())
+            elif isinstance(event, Note) and event.stage == "eval":
                 bar.update(task, rate=event.text)
             elif isinstance(event, ProgressEvent) and event.stage == "eval":
                 rate = event.metrics.get("pass_rate")
@@ -152,6 +155,30 @@ def compare(
     Console().print(compare_table(loaded))
 
 
+def improve_request(
+    *,
+    run_path: Path,
+    num_samples: int,
+    config_out: Path | None,
+    config: Path | None,
+    chain: bool,
+    train_steps: int | None,
+    max_eval: int | None,
+) -> ImproveRequest:
+    """The request `edgefabric improve` runs, from its parsed options (also used to parse the TUI's command)."""
+    from edgefabric.app.improve import ImproveRequest
+
+    return ImproveRequest(
+        report=run_path,
+        config=config,
+        config_out=config_out,
+        num_samples=num_samples,
+        chain=chain,
+        train_steps=train_steps,
+        max_eval=max_eval,
+    )
+
+
 def improve(
     run_path: Path = typer.Argument(
         ..., metavar="RUN", help="An eval report JSON, or a folder holding eval-report.json."
@@ -168,35 +195,20 @@ def improve(
     """Find the weakest tools/kinds in an eval report and plan the next data round (recorded per round)."""
     from rich.table import Table
 
-    from edgefabric.config import ProjectConfig, load_config, save_config
-    from edgefabric.pipeline.evaluate.improve import apply_plan, load_rounds, plan_from_report, record_round
-    from edgefabric.pipeline.evaluate.report import load_report
+    from edgefabric.app.improve import run_improve
 
-    report_path = run_path / "eval-report.json" if run_path.is_dir() else run_path
-    report = load_report(report_path)
-    plan = plan_from_report(report, str(report_path), num_samples=num_samples)
-    project = apply_plan(load_config(config) if config else ProjectConfig(), plan)
-    target = config_out or report_path.parent / "improve-config.yaml"
-    save_config(project, target)
-    extra: dict[str, Any] = {}
-    if chain:
-        from edgefabric.pipeline.evaluate.improve import run_round
-
-        if config is None:
-            raise EdgeFabricError("--chain needs the project config", "pass --config edgefabric.yaml")
-        round_number = len(load_rounds(report_path.parent)) + 1
-        new_path, new_report = run_round(
-            target, plan, report_path.parent / f"round-{round_number}", train_steps=train_steps, max_eval=max_eval
-        )
-        extra = {
-            "stages_done": ["generate", "train", "eval"],
-            "result_report": str(new_path),
-            "result_overall": new_report.overall,
-            "result_metrics": new_report.metrics,
-        }
-    else:
-        extra = {"stages_left": ["generate (edgefabric generate " + str(target) + " --out DATA)", "train", "eval"]}
-    entry = record_round(report_path.parent, report, report_path, plan, **extra)
+    request = improve_request(
+        run_path=run_path,
+        num_samples=num_samples,
+        config_out=config_out,
+        config=config,
+        chain=chain,
+        train_steps=train_steps,
+        max_eval=max_eval,
+    )
+    result = run_improve(request)
+    report, plan, entry = result.report, result.plan, result.round
+    target, report_path = result.config_out, request.report_path
     console = Console()
     table = Table(title=f"improve: round {entry.round} from {report_path.name} (overall {report.overall or 0:.1%})")
     table.add_column("weakest")
@@ -211,7 +223,7 @@ def improve(
     if plan.tool_weights:
         console.print("tool focus: " + ", ".join(f"{k} {w:.2f}" for k, w in plan.tool_weights.items()))
     console.print(f"config for the next round: {target}", highlight=False)
-    rounds = load_rounds(report_path.parent)
+    rounds = result.rounds
     console.print(
         "rounds so far: "
         + ", ".join(

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import typer
 
+from edgefabric.app.evaluate import EvalRequest
 from edgefabric.cli.eval_cmd import app as eval_app
 from edgefabric.cli.eval_cmd import eval_request
 from edgefabric.config import ProjectConfig
 from edgefabric.errors import EdgeFabricError
-from edgefabric.pipeline.evaluate.request import EvalRequest
 from edgefabric.tui.calls import evaluate_command, evaluate_request
 from edgefabric.tui.project import Project
 
@@ -23,10 +23,10 @@ def parse_cli(command: str) -> tuple[Path, EvalRequest]:
     """(the folder it runs in, the request) for `cd DIR && edgefabric eval ...`, parsed by the CLI's own options."""
     where, _, line = command.partition(" && ")
     args = shlex.split(line)
-    assert args[:2] == ["edgefabric", "eval"] and where.startswith("cd ")
+    assert args[:2] == ["edgefabric", "eval"] and shlex.split(where)[0] == "cd"
     run = typer.main.get_command(eval_app).commands["run"]  # type: ignore[attr-defined]
     context = run.make_context("run", args[2:])
-    return Path(where.removeprefix("cd ")), eval_request(**context.params)
+    return Path(shlex.split(where)[1]), eval_request(**context.params)
 
 
 @pytest.mark.parametrize("model", ["embedded:gemma3-270m", "EXPORT"])
