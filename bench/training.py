@@ -175,10 +175,10 @@ def side_plain(
     )
     result = trainer.train()
     if merged is not None:
-        from edgefabric.pipeline.train.templates import chat_template_for
+        from edgefabric.runtime.formats.templates import chat_template
 
         trainer.model.merge_and_unload().save_pretrained(merged)
-        tokenizer.chat_template = chat_template_for(FAMILY, tokenizer)
+        tokenizer.chat_template = chat_template(FAMILY)  # the format's own, as `edgefabric train` writes it
         tokenizer.save_pretrained(merged)
     return {
         "tokens": int(trainer._total_train_tokens),
