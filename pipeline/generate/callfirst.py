@@ -48,7 +48,7 @@ from edgefabric.pipeline.generate.conversation import (
     run_call,
 )
 from edgefabric.pipeline.generate.draw import CallDrawer, CannotDraw, mistaken, pick_tool
-from edgefabric.pipeline.generate.grounding import Grounder, GroundingResult, check_counts, enum_aliases
+from edgefabric.pipeline.generate.grounding import Grounder, GroundingResult, check_counts, enum_aliases, tool_texts
 from edgefabric.pipeline.generate.plan import PlannedSample
 from edgefabric.pipeline.generate.request_forms import authored_request, near_miss
 from edgefabric.pipeline.generate.smalltalk import smalltalk_message
@@ -225,10 +225,7 @@ def task_line(
     summary = summary.strip().rstrip(".")  # no examples: a small teacher copies them instead of the values
     if "," in summary and " of " in summary.split(",")[0]:  # "units of length, mass, ..." -> "units"
         summary = summary.split(",")[0].rsplit(" of ", 1)[0]
-    properties = (spec.parameters.get("properties") or {}) if spec else {}
-    descriptions = " ".join(
-        [spec.description if spec else "", *(str(p.get("description", "")) for p in properties.values())]
-    )
+    properties, descriptions = tool_texts(spec)
     parts = []
     for key, value in call.arguments.items():
         if f"{call.name}.{key}" == skip:

@@ -242,6 +242,14 @@ class UnitMatcher:
         return any(self.unit(token) == wanted for token in candidates if len(token) <= 30)
 
 
+def tool_texts(spec: ToolSpec | None) -> tuple[dict[str, Any], str]:
+    """A tool's parameter schemas and all of its descriptions (the tool's and each parameter's) in one
+    text, where enum aliases and implied values are looked up; ({}, "") for an unknown tool."""
+    properties: dict[str, Any] = (spec.parameters.get("properties") or {}) if spec else {}
+    texts = [str(p.get("description", "")) for p in properties.values() if isinstance(p, dict)]
+    return properties, " ".join([spec.description if spec else "", *texts])
+
+
 def enum_aliases(value: str, descriptions: str) -> list[str]:
     """Aliases the descriptions give in brackets after the value: "dnd (do not disturb)"."""
     pattern = rf"\b{re.escape(value)}\s*\(([^)]{{2,60}})\)"
@@ -400,14 +408,7 @@ class Grounder:
                 for call in message.tool_calls:
                     if call.id is not None and call.id in skip_call_ids:
                         continue
-                    spec = by_name.get(call.name)
-                    properties = (spec.parameters.get("properties") or {}) if spec else {}
-                    descriptions = " ".join(
-                        [
-                            spec.description if spec else "",
-                            *(str(p.get("description", "")) for p in properties.values() if isinstance(p, dict)),
-                        ]
-                    )
+                    properties, descriptions = tool_texts(by_name.get(call.name))
                     for param, value in call.arguments.items():
                         for path, leaf, schema in _leaves(value, properties.get(param), f"{call.name}.{param}"):
                             support, detail = self.check_value(leaf, schema, descriptions, request, results)

@@ -25,7 +25,7 @@ import re
 from datetime import date
 from typing import Any
 
-from edgefabric.pipeline.generate.grounding import enum_aliases
+from edgefabric.pipeline.generate.grounding import enum_aliases, tool_texts
 from edgefabric.pipeline.generate.surface import spoken
 from edgefabric.pipeline.generate.values import concrete
 from edgefabric.schemas import ToolCall, ToolSpec
@@ -274,10 +274,7 @@ def _spoken_member(word: str, descriptions: str, rng: random.Random) -> str:
 
 
 def _fill(form: str, call: ToolCall, spec: ToolSpec | None, rng: random.Random, today: date) -> str:
-    properties = (spec.parameters.get("properties") or {}) if spec else {}
-    descriptions = " ".join(
-        [spec.description if spec else "", *(str(p.get("description", "")) for p in properties.values())]
-    )
+    properties, descriptions = tool_texts(spec)
 
     def value_text(name: str) -> str:
         value: Any = call.arguments[name]
