@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 # The chat formats come from their registry (runtime/formats/registry.py), the one list of them.
 FAMILY_HELP = f"Chat format: {describe_families()} (guessed from the model name)."
+BACKEND_HELP = "auto, llama.cpp, onnxruntime-genai or transformers."
+PROFILE_HELP = "Device profile: phone, raspberry-pi, laptop, desktop."
+MAX_TOKENS_HELP = "Tokens per step (default: the profile's)."
 CONSTRAIN_HELP = "Constrained decoding of calls (llama.cpp grammar): off, auto (call or answer), required."
 THREADS_HELP = (
     "Inference threads, overriding the thread policy (physical cores minus a reserve and the current load, "
@@ -75,13 +78,13 @@ def chat(
     ),
     tools: list[str] = typer.Option(["math", "kv"], "--tools", "-t", help="Tool sets (repeatable)."),
     family: str | None = typer.Option(None, help=FAMILY_HELP),
-    backend: str = typer.Option("auto", help="auto, llama.cpp, onnxruntime-genai or transformers."),
-    profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
+    backend: str = typer.Option("auto", help=BACKEND_HELP),
+    profile: str = typer.Option("laptop", help=PROFILE_HELP),
     constrained: str = typer.Option("off", help=CONSTRAIN_HELP),
     max_steps: int = typer.Option(4, min=1, max=16, help="Model steps per user turn."),
     message: list[str] = typer.Option([], "--message", "-m", help="Send this and exit (repeatable); no prompt."),
     system: str | None = typer.Option(None, help="A system prompt."),
-    max_tokens: int | None = typer.Option(None, min=1, help="Tokens per step (default: the profile's)."),
+    max_tokens: int | None = typer.Option(None, min=1, help=MAX_TOKENS_HELP),
     threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ) -> None:
     """Chat with a model; tool calls are shown as they execute in the sandbox."""

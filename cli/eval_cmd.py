@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from edgefabric.cli.chat_cmd import CONSTRAIN_HELP, FAMILY_HELP, QUIET_HELP, THREADS_HELP
+from edgefabric.cli.chat_cmd import (
+    BACKEND_HELP,
+    CONSTRAIN_HELP,
+    FAMILY_HELP,
+    MAX_TOKENS_HELP,
+    PROFILE_HELP,
+    QUIET_HELP,
+    THREADS_HELP,
+)
 from edgefabric.cli.plain_progress import plain_progress
 from edgefabric.errors import EdgeFabricError
 
@@ -76,12 +84,12 @@ def run(
     answers: Path | None = typer.Option(None, help="BFCL possible-answer file (for a single --bfcl)."),
     tools: list[str] = typer.Option([], "--tools", "-t", help="Tool sets to execute calls in the sandbox."),
     family: str | None = typer.Option(None, help=FAMILY_HELP),
-    backend: str = typer.Option("auto", help="auto, llama.cpp, onnxruntime-genai or transformers."),
-    profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
+    backend: str = typer.Option("auto", help=BACKEND_HELP),
+    profile: str = typer.Option("laptop", help=PROFILE_HELP),
     constrained: str = typer.Option("off", help=CONSTRAIN_HELP),
     max_samples: int | None = typer.Option(None, min=1, help="Evaluate at most this many cases per source."),
     max_steps: int = typer.Option(4, min=1, max=16),
-    max_tokens: int | None = typer.Option(None, min=1, help="Tokens per step (default: the profile's)."),
+    max_tokens: int | None = typer.Option(None, min=1, help=MAX_TOKENS_HELP),
     out: Path = typer.Option(Path("eval-report.json"), "--out", "-o", help="Where to write the JSON report."),
     threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from edgefabric.cli.chat_cmd import FAMILY_HELP, THREADS_HELP, load_tools
+from edgefabric.cli.chat_cmd import BACKEND_HELP, FAMILY_HELP, PROFILE_HELP, THREADS_HELP, load_tools
 from edgefabric.errors import EdgeFabricError
 
 
@@ -13,8 +13,8 @@ def serve(
     model: str = typer.Argument(..., help="A .gguf file, an ONNX or HF folder, or an embedded model."),
     tools: list[str] = typer.Option(["math", "kv"], "--tools", "-t", help="Tools offered when a request has none."),
     family: str | None = typer.Option(None, help=FAMILY_HELP),
-    backend: str = typer.Option("auto", help="auto, llama.cpp, onnxruntime-genai or transformers."),
-    profile: str = typer.Option("laptop", help="Device profile: phone, raspberry-pi, laptop, desktop."),
+    backend: str = typer.Option("auto", help=BACKEND_HELP),
+    profile: str = typer.Option("laptop", help=PROFILE_HELP),
     host: str = typer.Option("127.0.0.1", help="Address to listen on; 0.0.0.0 exposes it to your network."),
     port: int = typer.Option(8080, min=1, max=65535),
     threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
