@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, ProgressBar, RichLog, Static, Tree
 
+from edgefabric.dataset import count_records, tail_records
 from edgefabric.events import PhaseStarted, SampleAccepted, SampleRejected
 from edgefabric.tui.bridge import (
     StageBegan,
@@ -22,7 +23,6 @@ from edgefabric.tui.bridge import (
     StageSummary,
     TypedEvent,
 )
-from edgefabric.tui.project import count_lines, tail_records
 from edgefabric.tui.render import render_sample
 from edgefabric.tui.screens.base import StageScreen
 
@@ -71,7 +71,7 @@ class GenerateScreen(StageScreen):
         if self.unavailable is not None or self.running:
             return
         data = self.project.data_dir
-        samples = count_lines(data / SAMPLES)
+        samples = count_records(data / SAMPLES)
         self.load_topics()
         self.reasons.clear()
         for record in tail_records(data / REJECTS, 200):
