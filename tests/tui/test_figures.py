@@ -4,6 +4,7 @@ its phase and its progress."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from textual.widgets import ProgressBar, Static
@@ -11,12 +12,13 @@ from textual.widgets import ProgressBar, Static
 from edgefabric.config import ProjectConfig
 from edgefabric.dataset import append_samples
 from edgefabric.event_log import JsonlEventSink
-from edgefabric.events import StageDone, StageStarted, TrainStep
+from edgefabric.events import PhaseStarted, Progress, StageDone, StageStarted, TrainStep
 from edgefabric.schemas import Message, Sample
 from edgefabric.tui.bridge import TextualSink
 from edgefabric.tui.project import Project
 from edgefabric.tui.screens.base import StageScreen
-from tests.tui.conftest import make_app, settle
+from edgefabric.tui.widgets import JobIndicator
+from tests.tui.conftest import make_app, settle, wait_until
 
 
 def rendered(app: object, selector: str) -> str:
@@ -100,3 +102,37 @@ async def test_a_finished_live_training_bar_is_full(project_dir: Path) -> None:
         await settle(app, pilot)
         assert "Train done" in rendered(app, "#status")
         assert bar(app, "#train-progress").percentage == 1.0
+
+
+async def test_every_screen_shows_the_running_job_its_phase_and_progress(project_dir: Path) -> None:
+    app = make_app(project_dir)
+    phase_seen, go_on, release = threading.Event(), threading.Event(), threading.Event()
+
+    def call(sink: TextualSink) -> None:
+        sink(StageStarted("generate", total=20))
+        sink(PhaseStarted("generate", "starting the teacher"))
+        phase_seen.set()
+        go_on.wait(30)
+        sink(Progress("generate", 5, 20))
+        release.wait(30)
+
+    def indicator() -> str:
+        return str(app.screen.query_one(JobIndicator).render())
+
+    async with app.run_test(size=(120, 32)) as pilot:
+        assert not app.screen.query_one(JobIndicator).display  # nothing runs: no line taken
+        await pilot.press("2")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StageScreen)
+        screen.start(call)
+        await pilot.press("3")  # the Train screen, idle itself
+        await wait_until(pilot, lambda: "starting the teacher" in indicator(), timeout=30, what="the phase shown")
+        assert "● Generate running" in indicator() and app.screen.query_one(JobIndicator).display
+        go_on.set()
+        await pilot.press("1")  # the Project screen, which runs no stage at all
+        await wait_until(pilot, lambda: "5/20 (25%)" in indicator(), timeout=30, what="the progress shown")
+        assert "starting the teacher" not in indicator()  # the phase ended with the first progress
+        release.set()
+        await settle(app, pilot)
+        await wait_until(pilot, lambda: not app.screen.query_one(JobIndicator).display, timeout=30, what="hiding")
