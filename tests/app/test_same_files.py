@@ -1,6 +1,10 @@
-"""The CLI and the TUI produce the same files for the same request: the TUI's improve round, and the
-CLI run from the TUI's copied command in a second copy of the project, write the same next-round config
-and record the same round."""
+"""The CLI and the TUI produce the same files for the same request: what the TUI runs, and the CLI run
+from the TUI's copied command in a second copy of the project, write the same files (issue 15).
+
+- improve: the same next-round config and the same recorded round;
+- generate: the same dataset (samples, splits, rejects, topics, card), taught by the scripted teacher
+  of tests/generate over HTTP on 127.0.0.1, one call at a time so that its replies come in one order.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from edgefabric.pipeline.evaluate.report import save_report
 from edgefabric.tui import calls
 from edgefabric.tui.project import Project
 from tests.evaluate.test_improve import _report
+from tests.generate.conftest import TOOL_ARGUMENTS, TOOLS_MODULE
+from tests.generate.teacher_server import ScriptedTeacher, TeacherServer
 
 
 class NoErrors:
@@ -27,6 +33,20 @@ class NoErrors:
 
     def show_error(self, stage: str, problem: str, fix: str | None = None, details: str = "") -> None:
         raise AssertionError(f"{stage}: {problem} ({fix})")
+
+
+def run_copied_command(line: str, tui_root: Path, cli_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the TUI's copied `cd TUI_ROOT && edgefabric ...` with the CLI, in `cli_root` (the other copy)."""
+    where, _, command = line.partition(" && ")
+    assert shlex.split(where) == ["cd", str(tui_root)]
+    monkeypatch.chdir(cli_root)
+    result = CliRunner().invoke(cli_app, shlex.split(command)[1:], terminal_width=200)
+    assert result.exit_code == 0, result.output
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by relative path, with its content."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _round(folder: Path) -> dict[str, Any]:
@@ -69,3 +89,57 @@ def test_improve_from_the_tui_and_from_its_copied_command_write_the_same_files(
     assert json.dumps(tui_round).replace(str(tui_side.root), "ROOT") == json.dumps(cli_round).replace(
         str(cli_side), "ROOT"
     )
+
+
+def without_clock(content: bytes) -> list[dict[str, Any]]:
+    """The records of a JSONL file less their clock readings: when each was written and how long its tool
+    calls took (everything else in them must be equal)."""
+    records = [json.loads(line) for line in content.splitlines()]
+    for record in records:
+        record.pop("created_at", None)  # a reject's
+        metadata = record.get("metadata") or {}
+        (metadata.get("provenance") or {}).pop("created_at", None)
+        if "extra" in metadata:  # a sample's; written as a JSON string (see Sample.to_record)
+            metadata["extra"] = json.loads(metadata["extra"])
+            for execution in metadata["extra"].get("executions") or []:
+                execution.pop("elapsed_ms")
+    return records
+
+
+def test_generate_from_the_tui_and_from_its_copied_command_write_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TeacherServer() as server:
+        config = ProjectConfig.model_validate(
+            {
+                "name": "same",
+                # One call at a time: the scripted teacher's replies then come in one order on both sides.
+                "teacher": {"model": "scripted", "api_base": server.url, "concurrency": 1, "max_retries": 2},
+                "tools": {"builtin": [], "modules": [str(TOOLS_MODULE)]},
+                "topics": {"prompt": "Numbers and words", "depth": 1, "degree": 2},
+                "generation": {"num_samples": 4, "kinds": {"single": 1, "no_call": 1}, "seed": 3, "cycle_check": "off"},
+            }
+        )
+        tui_side = Project(tmp_path / "tui")
+        tui_side.create(config)
+        cli_side = tmp_path / "cli"
+        shutil.copytree(tui_side.root, cli_side)
+
+        line = calls.generate_command(tui_side)  # what "copy command" gives before the run (after: --resume)
+        server.script = ScriptedTeacher(seed=5, tool_arguments=TOOL_ARGUMENTS)
+        run = calls.generate_call(tui_side, NoErrors())
+        assert run is not None
+        run(EventLog())  # type: ignore[arg-type]  # any event sink will do outside Textual
+
+        server.script = ScriptedTeacher(seed=5, tool_arguments=TOOL_ARGUMENTS)  # the same teacher, from its start
+        run_copied_command(line, tui_side.root, cli_side, monkeypatch)
+
+    tui_files, cli_files = files_under(tui_side.layout.data), files_under(cli_side / "data")
+    assert sorted(tui_files) == sorted(cli_files)
+    assert {"samples.jsonl", "train.jsonl", "val.jsonl", "test.jsonl", "topics.json", "card.md"} <= set(tui_files)
+    assert len(tui_files["samples.jsonl"].splitlines()) == 4
+    for name, content in tui_files.items():
+        if name.endswith(".jsonl"):
+            assert without_clock(content) == without_clock(cli_files[name]), name
+        else:
+            assert content == cli_files[name], name  # topics, card, run config, value pools: byte for byte
