@@ -5,7 +5,9 @@ from the TUI's copied command in a second copy of the project, write the same fi
 - generate: the same dataset (samples, splits, rejects, topics, card), taught by the scripted teacher
   of tests/generate over HTTP on 127.0.0.1, one call at a time so that its replies come in one order;
 - train: the same run folder from a tiny random Gemma (tests/train): adapter and checkpoint bytes equal,
-  the report and events equal but for what the run measured (clock, speed, memory).
+  the report and events equal but for what the run measured (clock, speed, memory);
+- export: the same bundle of that model: the GGUF and Modelfile byte for byte, the manifest, parity,
+  device fit and model card equal but for the measured tokens/s (and so those files' checksums).
 
 Files that name paths name each side's own folder; they are compared with it written ROOT.
 """
@@ -136,17 +138,45 @@ def records(content: bytes, root: Path) -> list[Any]:
     return [comparable(row, root) for row in rows]
 
 
+def markdown(content: bytes) -> list[str]:
+    """A Markdown file's lines with the cells of its measured table columns (tokens/s) written N."""
+    lines, measured = [], set()
+    for line in content.decode().splitlines():
+        cells = line.split("|")
+        if line.startswith("|") and "tokens/s" in (cell.strip() for cell in cells):
+            measured = {i for i, cell in enumerate(cells) if cell.strip() == "tokens/s"}
+        elif not line.startswith("|"):
+            measured = set()
+        lines.append("|".join(" N " if i in measured and not set(c) <= {"-"} else c for i, c in enumerate(cells)))
+    return lines
+
+
+def manifest_files(value: Any, measured: set[str]) -> Any:
+    """A bundle manifest's file list without the checksum and size of the files that hold measured figures
+    (those files are compared themselves); any other JSON as it is."""
+    if isinstance(value, dict) and isinstance(value.get("files"), list):
+        for entry in value["files"]:
+            if Path(str(entry.get("path"))).name in measured:
+                entry.pop("sha256", None)
+                entry.pop("bytes", None)
+    return value
+
+
 def assert_same_files(tui_dir: Path, tui_root: Path, cli_dir: Path, cli_root: Path) -> dict[str, bytes]:
-    """The same files under both folders; JSON(L) equal but for MEASURED figures and each side's root,
-    every other file byte for byte. Returns the TUI side's files."""
+    """The same files under both folders; JSON(L) and Markdown equal but for MEASURED figures and each
+    side's root, every other file byte for byte. Returns the TUI side's files."""
     tui_files, cli_files = files_under(tui_dir), files_under(cli_dir)
     assert sorted(tui_files) == sorted(cli_files)
+    measured = {Path(name).name for name, content in tui_files.items() if content != cli_files[name]}
     for name, content in tui_files.items():
         other = cli_files[name]
         if name.endswith(".jsonl"):
             assert records(content, tui_root) == records(other, cli_root), name
         elif name.endswith(".json"):
-            assert comparable(json.loads(content), tui_root) == comparable(json.loads(other), cli_root), name
+            tui_json, cli_json = (manifest_files(json.loads(c), measured) for c in (content, other))
+            assert comparable(tui_json, tui_root) == comparable(cli_json, cli_root), name
+        elif name.endswith(".md"):
+            assert markdown(content) == markdown(other), name
         elif name.endswith("training_args.bin"):  # a pickled TrainingArguments (it names the run folder)
             assert training_args(content, tui_root) == training_args(other, cli_root), name
         else:
@@ -218,3 +248,26 @@ def test_train_from_the_tui_and_from_its_copied_command_write_the_same_files(
         tui_side.layout.run(config.name), tui_side.root, cli_side / "runs" / config.name, cli_side
     )
     assert {"adapter/adapter_model.safetensors", "events.jsonl", "train_report.json"} <= set(files)
+
+
+def test_export_from_the_tui_and_from_its_copied_command_write_the_same_files(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_gemma: Path,  # noqa: F811
+) -> None:
+    config = project(tiny_gemma)
+    tui_side = Project(tmp_path / "tui")
+    tui_side.create(config)
+    cli_side = tmp_path / "cli"
+    shutil.copytree(tui_side.root, cli_side)
+
+    spec = str(tiny_gemma)  # the base model, as the Export screen offers it
+    line = calls.export_command(tui_side, config, spec, ["f16"], [])
+    run = calls.export_call(tui_side, NoErrors(), spec, ["f16"], [])
+    assert run is not None
+    run(EventLog())  # type: ignore[arg-type]  # any event sink will do outside Textual
+    run_copied_command(line, tui_side.root, cli_side, monkeypatch)
+
+    bundle = calls.export_out(tui_side, spec).relative_to(tui_side.root)
+    files = assert_same_files(tui_side.root / bundle, tui_side.root, cli_side / bundle, cli_side)
+    assert {"model-f16.gguf", "manifest.json", "parity.json", "Modelfile", "README.md"} <= set(files)
