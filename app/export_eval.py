@@ -87,13 +87,15 @@ def evaluate_exports(
 
 def export_rows(bundle: Path, reports: Path, prefix: str) -> list[ExportAccuracy]:
     """One row per export in `bundle`/manifest.json, with the report path it gets under `reports`."""
-    manifest_path = bundle / "manifest.json"
-    if not manifest_path.is_file():
-        raise EdgeFabricError(f"{bundle} has no manifest.json", "export the model first; the manifest is written last")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    from edgefabric.export.bundle import MANIFEST_FILE, bundle_exports, read_bundle_file
+
+    if not isinstance(read_bundle_file(bundle, MANIFEST_FILE), dict):
+        raise EdgeFabricError(
+            f"{bundle} has no readable {MANIFEST_FILE}", "export the model first; the manifest is written last"
+        )
     reports.mkdir(parents=True, exist_ok=True)
     rows = []
-    for entry in manifest["exports"]:
+    for entry in bundle_exports(bundle):
         report = reports / f"{prefix}{slug(export_label(entry))}.json"
         target = f"{entry['format']} {entry['quant']}"
         rows.append(ExportAccuracy(target, bundle / entry["path"], entry.get("parity", "not checked"), report))
@@ -101,11 +103,11 @@ def export_rows(bundle: Path, reports: Path, prefix: str) -> list[ExportAccuracy
 
 
 def _write_accuracy(bundle: Path, cases: Path, rows: list[ExportAccuracy]) -> None:
+    from edgefabric.export.bundle import PARITY_FILE, read_bundle_file
     from edgefabric.pipeline.evaluate.report import load_report
 
-    parity = {}
-    if (bundle / "parity.json").is_file():
-        parity = {r["target"]: r for r in json.loads((bundle / "parity.json").read_text(encoding="utf-8"))["summary"]}
+    report_file = read_bundle_file(bundle, PARITY_FILE)
+    parity = {r["target"]: r for r in report_file["summary"]} if isinstance(report_file, dict) else {}
     table = []
     for row in rows:
         report = load_report(row.report)

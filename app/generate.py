@@ -17,7 +17,7 @@ from edgefabric.layout import ProjectLayout
 
 if TYPE_CHECKING:
     from edgefabric.config import ProjectConfig
-    from edgefabric.pipeline.generate.run import GenerateSummary
+    from edgefabric.pipeline.generate.run import GenerateSummary, Outlook
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,15 @@ class GenerateRequest:
     def under(self, root: Path) -> GenerateRequest:
         """The request with relative paths taken as relative to `root` (where its command runs)."""
         return replace(self, config=at(self.config, root), out=at(self.out, root) if self.out is not None else None)
+
+
+def generate_outlook(request: GenerateRequest, config: ProjectConfig) -> Outlook:
+    """What running `request` (with `config`, the config it names) would generate: the samples already in its
+    output folder against its target. Front ends ask before starting, so a met target is said plainly
+    instead of starting the teacher and the sandbox for nothing."""
+    from edgefabric.pipeline.generate.run import outlook
+
+    return outlook(request.out_dir(config), request.num_samples or config.generation.num_samples)
 
 
 def run_generate(request: GenerateRequest, *, on_event: EventSink = ignore_events) -> GenerateSummary:

@@ -13,7 +13,6 @@ may not import each other) and, like the CLI and the TUI, runs each step as a re
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,11 +111,11 @@ class JourneyResult:
             ("LoRA adapter", self.run / "adapter"),
             ("merged model", self.run / "merged"),
         ]
-        manifest = self.bundle / "manifest.json"
-        if manifest.exists():
-            for entry in json.loads(manifest.read_text(encoding="utf-8"))["exports"]:
-                items.append((f"{entry['format'].upper()} {entry['quant']}", self.bundle / entry["path"]))
-        items += [("Ollama Modelfile", self.bundle / "Modelfile"), ("parity report", self.bundle / "parity.json")]
+        from edgefabric.export.bundle import PARITY_FILE, bundle_exports
+
+        for entry in bundle_exports(self.bundle):
+            items.append((f"{entry['format'].upper()} {entry['quant']}", self.bundle / entry["path"]))
+        items += [("Ollama Modelfile", self.bundle / "Modelfile"), ("parity report", self.bundle / PARITY_FILE)]
         items += [(f"eval report: {label}", path) for label, path in self.reports]
         return [(what, path) for what, path in items if path.exists()]
 

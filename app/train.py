@@ -97,10 +97,12 @@ def run_train(request: TrainRequest, *, on_event: EventSink = ignore_events) -> 
     config = load_config(request.config)
     if request.merge is not None:
         config.training.merge = request.merge
+    # Absolute, so the run's report and events name the same files whether the request came from the TUI
+    # (project paths) or from a CLI line run in the project's folder (relative ones), readable from anywhere.
     return train(
         config,
-        request.data_dir(config),
-        request.run_dir(config),
+        request.data_dir(config).absolute(),
+        request.run_dir(config).absolute(),
         max_steps=request.max_steps,
         resume=request.resume,
         on_event=on_event,

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -80,6 +81,56 @@ def read_jsonl_lines(path: Path) -> Iterator[JsonlLine]:
         except UnicodeDecodeError:
             text = None
         yield JsonlLine(index + 1, text, index == last_index)
+
+
+def count_records(path: Path) -> int:
+    """How many records a JSONL file holds, without parsing them (cheap on a large samples.jsonl):
+    its non-blank lines, less a torn last line; a missing file holds none.
+
+    For a figure shown while a run appends (the TUI's sample count); `read_samples` validates each one.
+    """
+    if not path.exists():
+        return 0
+    count = 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            if raw.strip() and raw.endswith(b"\n"):
+                count += 1
+            elif raw.strip() and _json_object(raw) is not None:
+                count += 1  # a last line written whole but without its newline
+    return count
+
+
+def tail_records(path: Path, count: int = 1, chunk: int = 65536) -> list[dict[str, Any]]:
+    """The last `count` JSON objects of a JSONL file, read from its end (append-only files grow large).
+
+    Only the last `chunk` bytes are read, so fewer come back when the records are longer. A torn
+    line (a writer killed mid-line, or the chunk's cut first line) is skipped, as `read_samples`
+    skips a torn tail. Records come back as dicts, unvalidated: for showing, not for training.
+    """
+    if not path.exists():
+        return []
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - chunk))
+        lines = handle.read().split(b"\n")
+    records: list[dict[str, Any]] = []
+    for line in reversed(lines):
+        if len(records) == count:
+            break
+        value = _json_object(line)
+        if value is not None:
+            records.append(value)
+    return list(reversed(records))
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """The JSON object on one line, or None (blank, torn, not UTF-8, or not an object)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def read_samples(path: Path, *, strict: bool = True) -> ReadReport:

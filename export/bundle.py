@@ -19,6 +19,12 @@ from edgefabric.export.files import sha256
 from edgefabric.export.source import SourceModel
 from edgefabric.runtime.formats.registry import get_format
 
+# A bundle's JSON files: what each export is (written last, so it marks a finished bundle), how close each
+# export is to the source model, and which devices it fits.
+MANIFEST_FILE = "manifest.json"
+PARITY_FILE = "parity.json"
+DEVICE_FIT_FILE = "device_fit.json"
+
 CONTEXTS = (2048, 4096, 8192)
 RUNTIME_OVERHEAD_BYTES = 300 * 1024**2  # compute buffers, runtime, tokenizer: measured 250-350 MB for the 270M
 
@@ -110,10 +116,25 @@ def modelfile(gguf_name: str, family: str) -> str:
 def _files(bundle: Path) -> list[dict[str, Any]]:
     out = []
     for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
-        if path.name in ("manifest.json",):
+        if path.name == MANIFEST_FILE:
             continue
         out.append({"path": str(path.relative_to(bundle)), "bytes": path.stat().st_size, "sha256": sha256(path)})
     return out
+
+
+def read_bundle_file(bundle: Path, name: str) -> Any:
+    """The JSON file `name` of `bundle` (MANIFEST_FILE, PARITY_FILE or DEVICE_FIT_FILE) as written, or None
+    when it is missing or unreadable: a bundle still being written has no manifest yet."""
+    try:
+        return json.loads((bundle / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def bundle_exports(bundle: Path) -> list[dict[str, Any]]:
+    """The exports `bundle`'s manifest lists (path, format, quant, sizes, parity), [] without a readable one."""
+    manifest = read_bundle_file(bundle, MANIFEST_FILE)
+    return list(manifest.get("exports") or []) if isinstance(manifest, dict) else []
 
 
 def write_bundle_metadata(
@@ -127,7 +148,7 @@ def write_bundle_metadata(
 ) -> dict[str, Any]:
     """Write device_fit.json, README.md (model card) and manifest.json (last: it lists the others)."""
     fit = device_fit(exports, source.config)
-    (bundle / "device_fit.json").write_text(json.dumps(fit, indent=2), encoding="utf-8")
+    (bundle / DEVICE_FIT_FILE).write_text(json.dumps(fit, indent=2), encoding="utf-8")
     (bundle / "README.md").write_text(
         _model_card(source, source_spec, training_run, exports, parity, fit), encoding="utf-8"
     )
@@ -144,7 +165,7 @@ def write_bundle_metadata(
         "parity": parity["summary"] if parity else None,
         "files": _files(bundle),
     }
-    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    (bundle / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
 
 

@@ -25,7 +25,7 @@ from edgefabric.events import (
     StageStarted,
     ignore_events,
 )
-from edgefabric.export.bundle import modelfile, write_bundle_metadata
+from edgefabric.export.bundle import PARITY_FILE, modelfile, write_bundle_metadata
 from edgefabric.export.files import FAILED_MARK, atomic_output
 from edgefabric.export.gguf import check_gguf_types, export_gguf
 from edgefabric.export.onnx import check_onnx_precisions, export_onnx
@@ -173,7 +173,7 @@ def export_model(
                     if not row["passed"]:
                         entry["parity_failures"] = row["failures"]
                         entry["path"] = _mark_failed(partial, entry["path"])
-                (partial / "parity.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+                (partial / PARITY_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False))
                 on_event(Progress("export", total, total))
             gguf_entries = [e for e in exports if e["format"] == "gguf"]
             if gguf_entries:

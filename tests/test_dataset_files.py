@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgefabric.dataset import append_samples, iter_sample_ids, read_samples
+from edgefabric.dataset import append_samples, count_records, iter_sample_ids, read_samples, tail_records
 from edgefabric.errors import EdgeFabricError
 from edgefabric.schemas import Message, Sample
 
@@ -51,3 +51,17 @@ def test_bad_lines_in_the_middle_are_reported_by_number(tmp_path: Path) -> None:
 def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(EdgeFabricError, match="edgefabric generate"):
         read_samples(tmp_path / "nope.jsonl")
+
+
+def test_count_and_tail_read_what_read_samples_reads_without_parsing_every_line(tmp_path: Path) -> None:
+    """The TUI's cheap figures (how many samples, the last few) agree with the full reader, torn tail included."""
+    path = tmp_path / "samples.jsonl"
+    assert count_records(path) == 0 and tail_records(path, 3) == []
+    append_samples(path, [make(i) for i in range(5)])
+    with path.open("a") as handle:
+        handle.write('{"id": "s5", "messa')  # a kill mid-line
+    assert count_records(path) == len(read_samples(path).samples) == 5
+    assert [r["id"] for r in tail_records(path, 2)] == ["s3", "s4"]
+    assert [r["id"] for r in tail_records(path, 9)] == [f"s{i}" for i in range(5)]
+    # Only the last chunk is read: its cut first line is skipped, never returned half.
+    assert [r["id"] for r in tail_records(path, 9, chunk=len(path.read_bytes()) - 10)] == [f"s{i}" for i in range(1, 5)]

@@ -18,7 +18,7 @@ import asyncio
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from textual.message import Message
@@ -150,6 +150,44 @@ class StageStopped(StageMessage):
     """The stage stopped because the user cancelled it."""
 
 
+@dataclass(frozen=True)
+class JobProgress:
+    """Where a running stage is, from its typed events, for the app-wide job indicator.
+
+    `stage` is the (sub-)stage the figures belong to (generation's "topics" before its samples),
+    `done`/`total` its last progress, `phase` the long phase it is in ("" when none).
+    """
+
+    stage: str = ""
+    done: int | None = None
+    total: int | None = None
+    phase: str = ""
+
+    def after(self, event: Event) -> JobProgress:
+        """This progress once `event` is seen (a PhaseStarted lasts until the next progress or end)."""
+        if isinstance(event, StageStarted):
+            return JobProgress(event.stage, None, event.total)
+        if isinstance(event, Progress):
+            return JobProgress(event.stage, event.done, event.total)
+        if isinstance(event, PhaseStarted):
+            return replace(self, phase=event.phase)
+        if isinstance(event, StageDone):
+            return replace(self, phase="")
+        return self
+
+    def describe(self, main_stage: str) -> str:
+        """One short line: "[topics ]12/20 (60%)", "starting the teacher…", or both; "" when nothing is known."""
+        parts: list[str] = []
+        if self.done is not None:
+            figures = f"{self.done}/{self.total}" if self.total else str(self.done)
+            if self.total:
+                figures += f" ({min(self.done / self.total, 1.0):.0%})"
+            parts.append(figures if self.stage in ("", main_stage) else f"{self.stage} {figures}")
+        if self.phase:
+            parts.append(f"{self.phase}…")
+        return " · ".join(parts)
+
+
 @dataclass
 class TextualSink:
     """An `EventSink` that posts Textual messages to `target` and enforces cancel/pause.
@@ -167,6 +205,8 @@ class TextualSink:
     series: list[MetricPoint] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     failure: str | None = None
+    # Replaced (never mutated) from the stage's thread at each event; read by the app's job indicator.
+    progress: JobProgress = field(default_factory=JobProgress)
 
     def __post_init__(self) -> None:
         self.resume.set()
@@ -203,6 +243,7 @@ class TextualSink:
         return self.stop.is_set() or (self.worker is not None and self.worker.is_cancelled)
 
     def __call__(self, event: Event) -> None:
+        self.progress = self.progress.after(event)
         if isinstance(event, StageStarted):
             self.target.post_message(StageBegan(event))
         elif isinstance(event, Progress):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from edgefabric.app.generate import GenerateRequest
     from edgefabric.app.improve import ImproveRequest
     from edgefabric.app.train import TrainRequest
+    from edgefabric.pipeline.generate.run import Outlook
 
 
 class ErrorShower(Protocol):
@@ -54,6 +55,13 @@ def generate_request(project: Project) -> GenerateRequest:
 def generate_command(project: Project) -> str:
     """The CLI line for what Generate runs, rendered from the same request (so they cannot differ)."""
     return in_folder(project.root, generate_request(project).command(cwd=project.root))
+
+
+def generate_outlook(project: Project, config: ProjectConfig) -> Outlook:
+    """What Generate would do now: the samples in data/ against the project's num_samples."""
+    from edgefabric.app.generate import generate_outlook as outlook
+
+    return outlook(generate_request(project), config)
 
 
 def generate_call(project: Project, screen: ErrorShower) -> StageCall | None:

@@ -18,6 +18,12 @@ class Job:
     def running(self) -> bool:
         return not self.sink.finished.is_set()
 
+    def describe(self) -> str:
+        """One line for the job indicator: "Generate running: 12/20 (60%) · starting the teacher…"."""
+        state = "stopping" if self.sink.cancelling else "paused" if self.sink.paused else "running"
+        where = self.sink.progress.describe(self.sink.stage)
+        return f"{self.title} {state}" + (f": {where}" if where else "")
+
 
 @dataclass
 class JobBoard:

@@ -6,11 +6,8 @@ Nothing here is TUI-only state, so quitting and reopening (or switching to the C
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -121,38 +118,6 @@ def validate_text(text: str, source: str = CONFIG_NAME) -> ProjectConfig:
 def safe_project_name(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in name).lstrip("_.-")
     return cleaned or "edgefabric-project"
-
-
-def tail_records(path: Path, count: int = 1, chunk: int = 65536) -> list[dict[str, Any]]:
-    """The last `count` JSON lines of an append-only file, read from its end (files grow large).
-
-    A torn last line (a writer killed mid-line) is skipped, as edgefabric.dataset does.
-    """
-    if not path.exists():
-        return []
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - chunk))
-        lines = handle.read().split(b"\n")
-    records: list[dict[str, Any]] = []
-    for line in reversed(lines):
-        if len(records) == count:
-            break
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            records.append(value)
-    return list(reversed(records))
-
-
-def count_lines(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())
 
 
 EMBEDDED_MODELS = ("embedded:smollm2-135m", "embedded:gemma3-270m")

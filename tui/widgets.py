@@ -18,11 +18,7 @@ SCREENS = (
 
 
 class NavBar(Static):
-    """The journey's steps, the current one highlighted; each is a link to its screen.
-
-    `show_running` adds the stages running anywhere in the app, so no screen looks idle while
-    another one works (issue 15).
-    """
+    """The journey's steps, the current one highlighted; each is a link to its screen."""
 
     def __init__(self, current: str) -> None:
         parts = []
@@ -32,17 +28,30 @@ class NavBar(Static):
                 parts.append(f"[reverse b]{label}[/]")
             else:
                 parts.append(f"[@click=app.switch_mode('{mode}')]{label}[/]")
-        self.steps = "".join(parts)
-        self.running: tuple[str, ...] = ()
-        super().__init__(self.steps, classes="nav-bar", markup=True)
+        super().__init__("".join(parts), classes="nav-bar", markup=True)
 
-    def show_running(self, titles: list[str]) -> None:
-        """Name the stages that run now (titles as on the nav bar), or nothing when none runs."""
-        if tuple(titles) == self.running:
+
+class JobIndicator(Static):
+    """One line on every screen, under the nav bar, while any stage runs anywhere in the app: each job,
+    its phase and progress (from the job's typed events), so no screen looks idle while another works
+    (issue 15). Hidden while nothing runs."""
+
+    DEFAULT_CSS = """
+    JobIndicator { display: none; height: 1; padding: 0 1; background: $warning 20%; color: $text; }
+    JobIndicator.-running { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("", id="jobs", markup=True)
+        self.lines: tuple[str, ...] = ()
+
+    def show_jobs(self, lines: list[str]) -> None:
+        """Show one line per running job (Job.describe()), or hide when none runs."""
+        if tuple(lines) == self.lines:
             return
-        self.running = tuple(titles)
-        suffix = f"  [b $warning]● {escape(', '.join(titles))} running[/]" if titles else ""
-        self.update(self.steps + suffix)
+        self.lines = tuple(lines)
+        self.update("  ".join(f"[b]●[/] {escape(line)}" for line in lines))
+        self.set_class(bool(lines), "-running")
 
 
 class ErrorPanel(Vertical):

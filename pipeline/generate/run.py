@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgefabric.config import ProjectConfig, load_yaml
-from edgefabric.dataset import append_samples, read_samples
+from edgefabric.dataset import append_samples, count_records, read_samples
 from edgefabric.errors import EdgeFabricError
 from edgefabric.events import (
     EventSink,
@@ -65,6 +65,39 @@ class GenerateSummary:
     elapsed_s: float
     splits: dict[str, int] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What a generation into a folder has left to do: `written` samples are there, `target` are asked for."""
+
+    written: int
+    target: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.target - self.written)
+
+    @property
+    def complete(self) -> bool:
+        """Nothing to generate: the folder already holds the target (a run would only rewrite splits and card)."""
+        return self.remaining == 0
+
+    def describe(self) -> str:
+        """One plain line for the user: what a run would generate, or that there is nothing to."""
+        if self.complete:
+            have = f"{self.written} of {self.target}" if self.written == self.target else f"{self.written}"
+            asked = "" if self.written == self.target else f" (num_samples is {self.target})"
+            return f"{have} samples already written{asked}; nothing to generate — raise num_samples to add more"
+        if self.written:
+            return f"{self.remaining} more samples to reach {self.target} ({self.written} already written)"
+        return f"{self.target} samples"
+
+
+def outlook(out_dir: Path, target: int) -> Outlook:
+    """The `Outlook` of generating `target` samples into `out_dir`, from the samples already there (cheap: the
+    lines are counted, not parsed, so the TUI can ask before every start)."""
+    return Outlook(count_records(out_dir / SAMPLES_FILE), target)
 
 
 def run_started(out_dir: Path) -> bool:
@@ -204,14 +237,16 @@ async def _generate(
             + f"; cycle check {'on' if cycle_teacher else 'off'}",
         )
     )
-    on_event(
-        StageStarted(
-            STAGE,
-            total=target,
-            detail=f"{target} samples ({accepted} already written) with {teacher.endpoint.label}, "
-            f"tools {', '.join(sorted(t.name for t in tools))}",
-        )
-    )
+    ahead = Outlook(accepted, target)
+    if ahead.complete:
+        # Said plainly before anything else, and no count that reads as work to come (issue 15, problem 6).
+        on_event(Note(STAGE, ahead.describe(), level="warning"))
+        detail = ahead.describe()
+    else:
+        detail = f"{ahead.describe()} with {teacher.endpoint.label}, tools {', '.join(sorted(t.name for t in tools))}"
+    on_event(StageStarted(STAGE, total=target, detail=detail))
+    # The figures a resumed run starts from, so no bar starts at 0 with samples on disk.
+    on_event(_progress(accepted, target, 0, 0, 0.0))
     runner = ToolRunner(box)
 
     async def make(planned: PlannedSample) -> tuple[PlannedSample, Sample | None, Reject | None]:
@@ -387,6 +422,8 @@ async def _generate(
             {
                 "accepted": summary.accepted,
                 "rejected": summary.rejected,
+                "accepted_now": accepted_now,
+                "rejected_now": rejected_now,
                 "splits": summary.splits,
                 "out_dir": str(out_dir),
             },

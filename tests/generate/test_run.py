@@ -18,9 +18,9 @@ import yaml
 from edgefabric.config import ProjectConfig
 from edgefabric.dataset import read_samples
 from edgefabric.errors import EdgeFabricError
-from edgefabric.events import EventLog, Progress, SampleAccepted, SampleRejected
+from edgefabric.events import EventLog, Note, Progress, SampleAccepted, SampleRejected, StageDone, StageStarted
 from edgefabric.pipeline.generate.rejects import read_rejects
-from edgefabric.pipeline.generate.run import generate
+from edgefabric.pipeline.generate.run import generate, outlook
 from tests.generate.conftest import TOOL_ARGUMENTS, TOOLS_MODULE
 from tests.generate.teacher_server import Fault, TeacherServer
 from tests.processes import alive, descendants
@@ -117,6 +117,34 @@ def test_resume_continues_without_duplicates_and_a_rerun_needs_resume(server: Te
     other = config.model_copy(update={"generation": config.generation.model_copy(update={"seed": 4})})
     with pytest.raises(EdgeFabricError, match="differs"):
         generate(other, tmp_path, resume=True)
+
+
+def _own(log: EventLog, kind: type) -> list[Any]:
+    return [e for e in log.of_type(kind) if e.stage == "generate"]
+
+
+def test_a_met_target_is_said_first_and_a_resume_starts_from_the_figures_on_disk(
+    server: TeacherServer, tmp_path: Path
+) -> None:
+    """Issue 15, problem 6: no "generate 3 samples (3 already written)" then "done" with nothing generated."""
+    config = _config(server, {"single": 1, "no_call": 1}, 3)
+    generate(config, tmp_path, backoff_base_s=0.01)
+    assert outlook(tmp_path, 3).complete and not outlook(tmp_path, 5).complete
+    log = EventLog()
+    generate(config, tmp_path, resume=True, on_event=log, backoff_base_s=0.01)
+    said = "3 of 3 samples already written; nothing to generate — raise num_samples to add more"
+    note = next(e for e in _own(log, Note) if said in e.text)
+    (started,) = _own(log, StageStarted)
+    assert log.events.index(note) < log.events.index(started) and started.detail == said
+    assert [(e.done, e.total) for e in _own(log, Progress)] == [(3, 3)]
+    (done,) = _own(log, StageDone)
+    assert done.summary["accepted"] == 3 and done.summary["accepted_now"] == 0
+    log = EventLog()
+    generate(config, tmp_path, resume=True, num_samples=5, on_event=log, backoff_base_s=0.01)
+    (started,) = _own(log, StageStarted)
+    assert started.detail.startswith("2 more samples to reach 5 (3 already written) with scripted")
+    assert (_own(log, Progress)[0].done, _own(log, Progress)[-1].done) == (3, 5)  # a bar starts at 3 of 5
+    assert _own(log, StageDone)[0].summary["accepted_now"] == 2
 
 
 def test_teacher_outage_stops_the_run_and_resume_retries_the_failed(server: TeacherServer, tmp_path: Path) -> None:

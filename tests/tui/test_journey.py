@@ -44,7 +44,8 @@ async def test_generate_screen_resumes_a_run_on_disk(project_dir: Path) -> None:
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("2")
         await pilot.pause()
-        assert "3 samples in data/samples.jsonl" in rendered(app, "#gen-stats")
+        target = Project(project_dir).load().generation.num_samples
+        assert f"3 of {target} samples in data/samples.jsonl" in rendered(app, "#gen-stats")
         assert "user" in log_text(app, "#samples")
         await pilot.press("y")
         await pilot.pause()

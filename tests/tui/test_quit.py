@@ -16,7 +16,7 @@ from edgefabric.tui.app import QUIT_GRACE_S, FabricApp
 from edgefabric.tui.project import Project
 from edgefabric.tui.screens.quitting import QuittingScreen
 from edgefabric.tui.settings import TuiSettings
-from edgefabric.tui.widgets import NavBar
+from edgefabric.tui.widgets import JobIndicator
 from tests.generate.teacher_server import TeacherServer
 from tests.tui.conftest import make_app, wait_until
 
@@ -36,13 +36,13 @@ async def test_every_screen_names_the_stage_that_runs(project_dir: Path, shared_
         app = slow_teacher_project(project_dir, server)
         async with app.run_test(size=(120, 32)) as pilot:
             await pilot.press("3")
-            nav = app.screen.query_one(NavBar)
-            assert "running" not in str(nav.render())
+            jobs = app.screen.query_one(JobIndicator)
+            assert "running" not in str(jobs.render()) and not jobs.display
             await pilot.press("2", "s")
             await wait_until(pilot, lambda: server.in_flight >= 1, timeout=300, what="the first teacher call")
             await pilot.press("3")  # the Train screen, idle itself
-            nav = app.screen.query_one(NavBar)
-            await wait_until(pilot, lambda: "● Generate running" in str(nav.render()), timeout=30, what="the note")
+            jobs = app.screen.query_one(JobIndicator)
+            await wait_until(pilot, lambda: "● Generate running" in str(jobs.render()), timeout=30, what="the note")
             await pilot.press("ctrl+q")  # quits within the grace; the teacher call is left to the process's end
             asked = time.monotonic()
             while app.is_running and time.monotonic() - asked < 60:

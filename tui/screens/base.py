@@ -34,12 +34,12 @@ from edgefabric.tui.host import FabricHost, host_of
 from edgefabric.tui.jobs import Job
 from edgefabric.tui.project import Project
 from edgefabric.tui.stages import STAGES
-from edgefabric.tui.widgets import ErrorPanel, NavBar, UnavailablePanel
+from edgefabric.tui.widgets import ErrorPanel, JobIndicator, NavBar, UnavailablePanel
 
 # Stops the running stage from any focus: a priority binding, checked before the focused
 # widget sees the key (the Input's own ctrl+x, cut, applies whenever no stage runs).
 STOP_KEY = "ctrl+x"
-JOBS_CHECK_S = 0.5  # how often the nav bar looks at the running jobs
+JOBS_CHECK_S = 0.5  # how often the job indicator looks at the running jobs
 
 
 class FabricScreen(Screen[None]):
@@ -62,17 +62,17 @@ class FabricScreen(Screen[None]):
     # Textual calls these handlers of every class in the MRO, so subclasses' own on_mount and
     # on_screen_resume do not replace them.
     def on_mount(self) -> None:
-        # Cheap: a look at a dict of threading.Events. The nav bar of every screen names what runs.
+        # Cheap: a look at a dict of threading.Events and each sink's last progress. Every screen shows what runs.
         self.set_interval(JOBS_CHECK_S, self.show_running_jobs)
 
     def on_screen_resume(self) -> None:
         self.show_running_jobs()
 
     def show_running_jobs(self) -> None:
-        """Name on the nav bar every stage running in the app (on any screen)."""
-        titles = [job.title for job in self.fabric.jobs.running()]
-        for bar in self.query(NavBar):
-            bar.show_running(titles)
+        """Show every stage running in the app (on any screen), its phase and progress, in the job indicator."""
+        lines = [job.describe() for job in self.fabric.jobs.running()]
+        for indicator in self.query(JobIndicator):
+            indicator.show_jobs(lines)
 
     @property
     def fabric(self) -> FabricHost:
@@ -85,6 +85,7 @@ class FabricScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield NavBar(self.MODE)
+        yield JobIndicator()
         yield ErrorPanel()
         with Vertical(id="body"):
             yield from self.compose_body()
@@ -130,6 +131,7 @@ class StageScreen(FabricScreen):
             return
         yield Header()
         yield NavBar(self.MODE)
+        yield JobIndicator()
         yield ErrorPanel()
         with Vertical(id="body"):
             yield UnavailablePanel(self.TITLE_TEXT, self.unavailable)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -106,13 +105,11 @@ class ExportScreen(StageScreen):
         """Every finished bundle in exports/ (manifest.json is written last, so it marks a complete one)."""
         table = self.query_one("#artifacts", DataTable)
         table.clear()
-        manifests = sorted(self.project.files("exports", "manifest.json"), key=lambda p: p.stat().st_mtime)
+        from edgefabric.export.bundle import MANIFEST_FILE, bundle_exports
+
+        manifests = sorted(self.project.files("exports", MANIFEST_FILE), key=lambda p: p.stat().st_mtime)
         for path in manifests:
-            try:
-                manifest = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            for entry in manifest.get("exports", []):
+            for entry in bundle_exports(path.parent):
                 table.add_row(
                     path.parent.name,
                     str(entry.get("path")),
@@ -124,18 +121,14 @@ class ExportScreen(StageScreen):
             self.show_bundle_reports(manifests[-1].parent)
 
     def show_bundle_reports(self, bundle: Path) -> None:
-        parity_path = bundle / "parity.json"
-        if parity_path.exists():
-            try:
-                self.show_parity(json.loads(parity_path.read_text(encoding="utf-8")))
-            except ValueError:
-                pass
-        fit_path = bundle / "device_fit.json"
-        if fit_path.exists():
-            try:
-                self.show_device_fit(json.loads(fit_path.read_text(encoding="utf-8")))
-            except ValueError:
-                pass
+        from edgefabric.export.bundle import DEVICE_FIT_FILE, PARITY_FILE, read_bundle_file
+
+        parity = read_bundle_file(bundle, PARITY_FILE)
+        if isinstance(parity, dict):
+            self.show_parity(parity)
+        fit = read_bundle_file(bundle, DEVICE_FIT_FILE)
+        if isinstance(fit, list):
+            self.show_device_fit(fit)
 
     def stage_call(self) -> StageCall | None:
         from edgefabric.tui import calls

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -12,6 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, ProgressBar, RichLog, Static, Tree
 
+from edgefabric.dataset import count_records, tail_records
+from edgefabric.errors import EdgeFabricError
 from edgefabric.events import PhaseStarted, SampleAccepted, SampleRejected
 from edgefabric.tui.bridge import (
     StageBegan,
@@ -22,9 +24,11 @@ from edgefabric.tui.bridge import (
     StageSummary,
     TypedEvent,
 )
-from edgefabric.tui.project import count_lines, tail_records
 from edgefabric.tui.render import render_sample
 from edgefabric.tui.screens.base import StageScreen
+
+if TYPE_CHECKING:
+    from edgefabric.pipeline.generate.run import Outlook
 
 SAMPLES = "samples.jsonl"
 REJECTS = "rejects.jsonl"
@@ -71,7 +75,8 @@ class GenerateScreen(StageScreen):
         if self.unavailable is not None or self.running:
             return
         data = self.project.data_dir
-        samples = count_lines(data / SAMPLES)
+        samples = count_records(data / SAMPLES)
+        ahead = self.outlook()
         self.load_topics()
         self.reasons.clear()
         for record in tail_records(data / REJECTS, 200):
@@ -82,9 +87,18 @@ class GenerateScreen(StageScreen):
         for record in tail_records(data / SAMPLES, 3):
             self.last_sample = record
             log.write(render_sample(record))
-        if samples:
+        if ahead is not None:
+            # The bar shows what is on disk: a finished dataset is full, a stopped run where it stopped.
+            self.query_one("#gen-progress", ProgressBar).update(
+                total=ahead.target, progress=min(ahead.written, ahead.target)
+            )
+        if ahead is not None and ahead.complete:
+            self.query_one("#gen-stats", Static).update(escape(ahead.describe()))
+            self.set_status(f"{samples} samples on disk: the dataset is complete")
+        elif samples:
+            of = f" of {ahead.target}" if ahead is not None else ""
             self.query_one("#gen-stats", Static).update(
-                f"{samples} samples in data/{SAMPLES}; s resumes the run (nothing is repeated)"
+                f"{samples}{of} samples in data/{SAMPLES}; s resumes the run (nothing is repeated)"
             )
             self.set_status(f"{samples} samples on disk")
         else:
@@ -100,9 +114,25 @@ class GenerateScreen(StageScreen):
 
         return generate_command(self.project)
 
+    def outlook(self) -> Outlook | None:
+        """What a start would generate (None while the config does not load: starting then shows why)."""
+        from edgefabric.tui.calls import generate_outlook
+
+        try:
+            return generate_outlook(self.project, self.project.load())
+        except EdgeFabricError:
+            return None
+
     def stage_call(self) -> StageCall | None:
         from edgefabric.tui import calls
 
+        ahead = self.outlook()
+        if ahead is not None and ahead.complete:
+            # Said before starting: no teacher, no sandbox, no "generate N samples" then "done" with none.
+            self.set_status(f"[b]{escape(ahead.describe())}[/]")
+            self.query_one("#gen-stats", Static).update(escape(ahead.describe()))
+            self.notify(ahead.describe(), title="Nothing to generate", severity="warning")
+            return None
         return calls.generate_call(self.project, self)
 
     def before_start(self) -> None:
@@ -177,9 +207,13 @@ class GenerateScreen(StageScreen):
     def stage_finished(self, message: StageFinished) -> None:
         s = message.summary
         splits = ", ".join(f"{k} {v}" for k, v in (s.get("splits") or {}).items())
+        # This run's figures first (a resumed run's totals read as its own work otherwise), then the dataset's.
         self.query_one("#samples", RichLog).write(
-            f"[b green]done[/] {s.get('accepted', '?')} accepted, {s.get('rejected', '?')} rejected; "
-            f"splits {escape(splits)}; dataset in data/"
+            f"[b green]done[/] {s.get('accepted_now', '?')} new samples, {s.get('rejected_now', '?')} rejected "
+            f"this run; data/ holds {s.get('accepted', '?')} samples; splits {escape(splits)}"
+        )
+        self.query_one("#gen-stats", Static).update(
+            f"{s.get('accepted', '?')} samples in data/{SAMPLES} ({s.get('accepted_now', '?')} new)"
         )
 
     # Widgets from disk -----------------------------------------------------

@@ -149,6 +149,10 @@ class TrainScreen(StageScreen):
         if series and last is not None:
             self.show_series(tuple(series), last.done, last.total, series[-1].metrics)
             where = events.parent.relative_to(self.project.root)
+            # The bar shows the run's own figures: full when it finished (early stopping included), else its step.
+            total = max(last.total or last.done, last.done, 1)
+            progress = total if finished is not None else last.done
+            self.query_one("#train-progress", ProgressBar).update(total=total, progress=progress)
             if finished is not None:
                 self.set_status(f"run in {where} finished ({finished.summary.get('steps', last.done)} steps)")
             else:
@@ -177,6 +181,9 @@ class TrainScreen(StageScreen):
             log.write(f"[dim]{escape(event.describe())}[/]")
 
     def stage_finished(self, message: StageFinished) -> None:
+        bar = self.query_one("#train-progress", ProgressBar)
+        if bar.total:  # finished: the bar is full, whatever step the last logged one was
+            bar.update(progress=bar.total)
         summary = "  ".join(f"{k}: {v}" for k, v in message.summary.items())
         self.query_one("#train-log", RichLog).write(f"[b green]done[/] {escape(summary)}")
 
