@@ -172,8 +172,10 @@ class TrlBackend:
 
         bf16 = self.cpu_bf16 or (self.device == "cuda" and torch.cuda.is_bf16_supported())
         dtype = torch.bfloat16 if bf16 else torch.float32
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        # The weights first: loading maps the float32 file while the copies are made (the run's other peak),
+        # and the tokenizer (~330 MB for Gemma's 262k vocabulary) is not resident yet then.
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
         return model, tokenizer
 
     def add_tokens(self, model: Any, tokenizer: Any, tokens: tuple[str, ...]) -> list[int]:

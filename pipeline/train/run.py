@@ -42,6 +42,7 @@ from edgefabric.pipeline.train.data import (
 )
 from edgefabric.pipeline.train.layout import RunLayout
 from edgefabric.pipeline.train.progress import STAGE, make_callback, release_freed_memory
+from edgefabric.pipeline.train.saved_tokenizer import keep_only_files
 from edgefabric.runtime.memory import peak_rss_mb
 
 TRAIN_FILE = "train.jsonl"
@@ -274,6 +275,11 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
     trainer = _make_trainer(
         config, layout, model, tokenizer, train_split, val_split, max_length, backend, new_ids, on_event
     )
+    added_tokens = [tokenizer.convert_ids_to_tokens(i) for i in new_ids]
+    if backend.name == "trl":
+        # From here on the tokenizer is only saved (checkpoints, adapter): keep its files, free the ~300 MB object.
+        tokenizer = keep_only_files(trainer, tokenizer)
+        _release_memory()
     last = layout.last_checkpoint() if resume else None
     if resume and last is None:
         on_event(Note(STAGE, "no checkpoint to resume from; starting from step 0"))
@@ -343,7 +349,7 @@ def _train(config: ProjectConfig, splits: _Splits, layout: RunLayout, resume: bo
         "max_length": max_length,
         "precision": _precision(backend.trainer_args()),
         "torch_threads": threads,
-        "added_tokens": [tokenizer.convert_ids_to_tokens(i) for i in new_ids],
+        "added_tokens": added_tokens,
         "steps": result.global_step,
         "resumed_from": last.name if last else None,
         "train_loss": result.training_loss,
