@@ -14,7 +14,8 @@ and evaluated by `edgefabric eval run` on the project's `data/test.jsonl` with t
 demo's evaluation settings (tools `math`, profile `phone`, 3 steps). Each step runs
 in its own process. Writes bench/results/learning.json after each side.
 
-Run: `EDGEFABRIC_BENCH_PROJECT=/tmp/demo3 EDGEFABRIC_BENCH_STEPS=20 .venv/bin/python -m bench.learning`
+Run: `EDGEFABRIC_BENCH_PROJECT=demo-project .venv/bin/python -m bench.learning` (EDGEFABRIC_BENCH_STEPS, default 60:
+the demo's steps; about 70 min on the 2-core VM, most of it the plain side)
 (default project: demo-project/, which `make demo` fills; EDGEFABRIC_BENCH_SIDES="plain TRL,edgefabric" by default; EDGEFABRIC_BENCH_WORK keeps the
 models in that folder, default a temporary one).
 """
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "learning.json"
 EDGEFABRIC = str(Path(sys.executable).with_name("edgefabric"))
 PROJECT = Path(os.environ.get("EDGEFABRIC_BENCH_PROJECT", str(ROOT / "demo-project")))
-STEPS = int(os.environ.get("EDGEFABRIC_BENCH_STEPS", "20"))
+STEPS = int(os.environ.get("EDGEFABRIC_BENCH_STEPS", "60"))  # the demo's (app/journey.py demo_config)
 SIDES = tuple(os.environ.get("EDGEFABRIC_BENCH_SIDES", "plain TRL,edgefabric").split(","))
 
 

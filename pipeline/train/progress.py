@@ -99,6 +99,11 @@ def make_callback(on_event: EventSink) -> Any:
                 self.history.append(metrics)
                 on_event(TrainStep(STAGE, state.global_step, state.max_steps, metrics))
 
+        def on_substep_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            # Between the accumulated samples of a step too: each one's activations are freed by then, and the
+            # next sample (another length) would otherwise be allocated beside the kept blocks.
+            release_freed_memory()
+
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             release_freed_memory()
 
