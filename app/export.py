@@ -42,7 +42,7 @@ class ExportRequest:
 
     source: str
     gguf: tuple[str, ...] = ("q5_k_m",)
-    onnx: tuple[str, ...] = ("int4",)
+    onnx: tuple[str, ...] = ("int8",)
     out: Path | None = None
     family: str | None = None
     parity: bool = True

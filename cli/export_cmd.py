@@ -83,7 +83,10 @@ def export(
         "q5_k_m is the smallest that passed parity on the 270M.",
     ),
     onnx: str = typer.Option(
-        "int4", "--onnx", help="ONNX precisions for the cpu provider, comma-separated: int4,int8,fp32 ('' for none)."
+        "int8",
+        "--onnx",
+        help="ONNX precisions for the cpu provider, comma-separated: int4,int8,fp32 ('' for none); "
+        "int8 is the smallest that passed parity on the 270M.",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="The bundle folder (default: RUN/export, or exports/NAME in the EdgeFabric data folder)."
@@ -98,8 +101,9 @@ def export(
     onnx_quant: str = typer.Option(
         "",
         "--onnx-quant",
-        help="int4/int8 ONNX weight quantization, comma-separated KEY=VALUE: algo=default|rtn|k_quant, "
-        'block_size=16..256, accuracy_level=1..4, lm_head=same|int8 (defaults: README, "Parity thresholds").',
+        help="int4/int8 ONNX weight quantization, comma-separated KEY=VALUE: algo=auto|default|rtn|k_quant, "
+        "block_size=16..256, accuracy_level=1..4, lm_head=same|int8 (int4), embedding=int8|float (int8) "
+        '(defaults: README, "Parity thresholds").',
     ),
     eval_cases: Path | None = typer.Option(
         None,

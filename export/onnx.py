@@ -55,6 +55,35 @@ def generation_max_length(folder: Path, wanted: int) -> int:
     return max(wanted, int(window))
 
 
+# The builder's names for a decoder layer's MatMuls (attention q/k/v fused into qkv_proj).
+_LAYER_MATMULS = ("attn/qkv_proj", "attn/o_proj", "mlp/gate_proj", "mlp/up_proj", "mlp/down_proj")
+
+
+def builder_quantization(source: SourceModel, precision: str, quantization: OnnxQuantization) -> list[str]:
+    """The builder's precision and quantization arguments for `precision`.
+
+    int8 with `embedding="int8"` on a model that ties its embedding to the LM head is built
+    as the builder's int4 with every MatMul overridden to int8 by name (`--target_options`):
+    only on that path does the builder read the embedding from the LM head's quantized
+    weights (GatherBlockQuantized at the LM head's 8 bits); its own int8 keeps a float32 copy.
+    A name it does not emit fails the build, so a layout other than the fused-qkv one is not
+    quantized silently at 4 bits.
+    """
+    if precision not in ("int4", "int8"):
+        return ["-p", precision]
+    options = quantization.builder_options(precision)
+    tied = bool(source.text_config.get("tie_word_embeddings", source.config.get("tie_word_embeddings", False)))
+    if precision == "int4" or quantization.embedding == "float" or not tied:
+        return ["-p", precision, "--extra_options", *options]
+    layers = int(source.text_config["num_hidden_layers"])
+    names = [f"/model/layers.{i}/{matmul}/MatMul" for i in range(layers) for matmul in _LAYER_MATMULS]
+    overrides = [{"match": {"name": name}, "type": "int8"} for name in [*names, "/lm_head/MatMul"]]
+    # Gather named too: the structured config does not get the Gather that shared_embeddings adds.
+    target = {"quant_config": {"weights": {"op_types": ["MatMul", "Gather"], "overrides": overrides}}}
+    options = [option for option in options if not option.startswith("matmul_mixed_precision=")]
+    return ["-p", "int4", "--extra_options", *options, "--target_options", json.dumps(target)]
+
+
 def build(
     source: SourceModel,
     target: Path,
@@ -80,15 +109,12 @@ def build(
                 str(staging),
                 "-o",
                 str(partial),
-                "-p",
-                precision,
                 "-e",
                 "cpu",
                 "-c",
                 str(work / "cache"),
+                *builder_quantization(source, precision, quantization or OnnxQuantization()),
             ]
-            if precision in ("int4", "int8"):
-                command += ["--extra_options", *(quantization or OnnxQuantization()).builder_options()]
             log = work / "build.log"
             with log.open("w", encoding="utf-8") as handle:
                 result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)

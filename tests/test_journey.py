@@ -22,7 +22,7 @@ def test_the_demo_config_stays_sized_for_two_cores() -> None:
     assert config.generation.num_samples * config.generation.splits.test >= 30
     assert config.generation.num_samples <= 200 and (config.training.max_steps or 0) <= 150
     assert config.generation.resolved_mode(config.teacher) == "call_first"
-    assert config.export.gguf == ["q8_0"] and config.export.onnx == ["int4"]
+    assert config.export.gguf == ["q8_0"] and config.export.onnx == ["int8"]
     assert config.training.save_every is not None  # a killed demo resumes training from a checkpoint
     # 4 samples a step, one at a time: within 2.5 GB without recomputing activations (README, Train).
     assert (config.training.batch_size, config.training.grad_accum) == (1, 4)

@@ -84,7 +84,7 @@ def test_generate_and_train_commands_parse_back_to_what_the_tui_runs(
 
 
 def test_the_export_command_says_everything_the_tui_exports(project: tuple[Project, ProjectConfig]) -> None:
-    """Only a GGUF chosen: the command must say --onnx '' (the CLI's default exports ONNX int4 too)."""
+    """Only a GGUF chosen: the command must say --onnx '' (the CLI's default exports ONNX int8 too)."""
     folder, config = project
     config.export.onnx_quantization = OnnxQuantization(block_size=64, mixed_layers=True)
     run = folder.layout.run("p")
