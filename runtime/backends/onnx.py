@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,34 @@ from edgefabric.runtime.profiles import DeviceProfile
 
 # Gemma 3 models fail at run time when max_length is below their 512-token sliding window (FACTS.md).
 _MIN_MAX_LENGTH = 512
+
+
+def special_token_texts(folder: Path) -> dict[int, str]:
+    """Token id -> text of the special added tokens in `folder`/tokenizer.json (empty when there is none).
+
+    onnxruntime-genai's detokenizer (0.18) leaves special tokens out of the text, and
+    `Tokenizer.update_options(skip_special_tokens=...)` does not change that; yet a tool-calling
+    format's markers (FunctionGemma's `<start_function_call>`, `<escape>`, ...) are special tokens
+    the parser needs, and the other backends keep them.
+    """
+    path = folder / "tokenizer.json"
+    if not path.exists():
+        return {}
+    added = json.loads(path.read_text(encoding="utf-8")).get("added_tokens") or []
+    return {int(t["id"]): str(t["content"]) for t in added if t.get("special")}
+
+
+@dataclass
+class Detokenizer:
+    """Text for each generated token id, in order: the stream's text, or a special token's own text."""
+
+    stream: Any  # onnxruntime_genai.TokenizerStream
+    special: dict[int, str]
+
+    def feed(self, token: int) -> str:
+        """The text token `token` adds (may be empty while a multi-byte character is incomplete)."""
+        text = self.special.get(int(token))
+        return text if text is not None else str(self.stream.decode(token))
 
 
 class OnnxGenaiBackend:
@@ -31,6 +61,11 @@ class OnnxGenaiBackend:
         config = og.Config(str(folder))
         self.model = og.Model(config)
         self.tokenizer = og.Tokenizer(self.model)
+        self._special = special_token_texts(folder)
+
+    def detokenizer(self) -> Detokenizer:
+        """A fresh detokenizer for one generation (its stream keeps partial characters between tokens)."""
+        return Detokenizer(self.tokenizer.create_stream(), self._special)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text)) if text else 0
@@ -49,7 +84,7 @@ class OnnxGenaiBackend:
         params.set_search_options(max_length=max_length, do_sample=False)
         generator = og.Generator(self.model, params)
         generator.append_tokens(tokens)
-        decoder = self.tokenizer.create_stream()
+        decoder = self.detokenizer()
         scanner = StopScanner(stop)
         count = 0
 
@@ -59,7 +94,7 @@ class OnnxGenaiBackend:
                 generator.generate_next_token()
                 token: Any = generator.get_next_tokens()[0]
                 count += 1
-                out = scanner.feed(decoder.decode(token))
+                out = scanner.feed(decoder.feed(token))
                 if out:
                     yield out
                 if scanner.stopped:

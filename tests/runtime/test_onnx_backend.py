@@ -31,3 +31,33 @@ def test_onnx_backend_streams_the_same_greedy_text_as_transformers(tiny_gemma: P
     hf = load_backend(str(tiny_gemma), backend="transformers", profile="laptop")
     reference = hf.generate(prompt, functiongemma.stop_sequences, 16).consume()
     assert generation.text == reference
+
+
+def test_a_formats_special_tokens_come_back_as_text(tiny_gemma: Path, tmp_path: Path) -> None:  # noqa: F811
+    """onnxruntime-genai's detokenizer drops special tokens; FunctionGemma's call markers are special tokens
+    in every model `edgefabric train` writes (it adds them with `special: true`), so the backend puts them back."""
+    import json
+    import shutil
+
+    from edgefabric.export.onnx import build
+    from edgefabric.export.source import inspect_source
+
+    folder = build(inspect_source(tiny_gemma, "functiongemma"), tmp_path / "onnx-fp32", "fp32")
+    copy = tmp_path / "special"
+    shutil.copytree(folder, copy)
+    tokenizer = json.loads((copy / "tokenizer.json").read_text())
+    for token in tokenizer["added_tokens"]:
+        if token["content"] in functiongemma.special_tokens:
+            token["special"] = True  # as a trained model's tokenizer has them
+    (copy / "tokenizer.json").write_text(json.dumps(tokenizer))
+
+    backend = load_backend(str(copy), profile="laptop")
+    text = "<start_function_call>call:get_weather{city:<escape>Paris<escape>}<end_function_call>"
+    ids = backend.tokenizer.encode(text)  # type: ignore[attr-defined]
+    assert len(ids) < len(text)  # the markers are single tokens
+    stream = backend.tokenizer.create_stream()  # type: ignore[attr-defined]
+    assert "".join(stream.decode(i) for i in ids) != text  # the library's own stream drops them
+    detokenizer = backend.detokenizer()  # type: ignore[attr-defined]
+    decoded = "".join(detokenizer.feed(i) for i in ids)
+    assert decoded == text
+    assert [c.name for c in functiongemma.parse(decoded).tool_calls] == ["get_weather"]
