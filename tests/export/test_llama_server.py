@@ -208,6 +208,7 @@ def test_a_tools_request_is_parsed_like_edgefabric_parses_it(
     assert [(c.name, c.arguments) for c in result.calls] == [(c.name, c.arguments) for c in parsed.tool_calls]
 
 
+@pytest.mark.parametrize("served", ["functiongemma"], indirect=True)  # Qwen3's calls llama-server parses itself
 def test_tool_choice_none_returns_functiongemmas_call_as_text(
     served: tuple[str, Path, LlamaServer],
 ) -> None:
@@ -215,8 +216,6 @@ def test_tool_choice_none_returns_functiongemmas_call_as_text(
     them) with tool_choice "none"; llama-server then parses nothing and returns the model's call as text,
     which the format's parser reads like EdgeFabric's runtime does."""
     family, _, server = served
-    if family != "functiongemma":
-        pytest.skip("Qwen3's calls are parsed by llama-server itself")
     fmt = get_format(family)
     sampling = {"temperature": 0, "stop": list(fmt.stop_sequences)}
     body = {"messages": WEATHER_QUESTION, "tools": _tools(PROBE_TOOLS), "tool_choice": "none", "max_tokens": 48}
