@@ -137,16 +137,20 @@ def cpu_threads(requested: int | None, *, cores: int, load: float) -> tuple[int,
     return free, f"{cores} core(s), others busy {load:.1f}: {free} free"
 
 
-# oneDNN's primitive cache and ideep's LRU cache (the kernels behind bf16 matrix products on CPU) keep a
-# compiled kernel, with its buffers, per matrix shape they have seen, up to 1,024 each. Padding-free batches
-# give every step new shapes: on the demo's data `edgefabric train` grew by ~24 MB a step until the caches
-# filled (+620 MB by step 28). With both caches off, a loop of the 270M's products over new shapes grew
-# by nothing instead of ~10 MB an iteration; a demo step took ~13% longer (README, "Memory on CPU").
-SHAPE_CACHE_SETTINGS = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "0", "LRU_CACHE_CAPACITY": "1"}
+# oneDNN's primitive cache and ideep's LRU cache (the kernels behind bf16 matrix products and SDPA's CPU
+# flash attention on CPU) keep a compiled kernel, with its buffers, per shape they have seen, up to 1,024 each.
+# Padding-free batches give every step new shapes: with the defaults, 20 demo steps grew from 1,925 to 2,390 MiB
+# (peak 2,511). With none kept (capacity 0) every call compiles its kernels again: the flash-attention backward
+# took 23 ms instead of 6.4 and a 318 x 640 x 2048 product 2.7 ms instead of 2.0, and the demo's training ran at
+# 158 tokens/s. 64 kernels cover a step's shapes: 243 tokens/s, peak 2,218 MiB, no growth over the 20 steps
+# (capacities 16/32/128 gave 228/217/245 tokens/s, within noise). ideep's LRU cache stays off: alone it grew
+# 185 MB in 40 iterations of new shapes, and off it cost the flash backward 1-2 ms and the products nothing.
+# Measured 2026-11-30 on the 2-core VM (README, "Memory on CPU").
+SHAPE_CACHE_SETTINGS = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64", "LRU_CACHE_CAPACITY": "1"}
 
 
 def limit_shape_caches() -> None:
-    """Turn oneDNN's and ideep's per-shape kernel caches off for this process, unless the user set them.
+    """Bound oneDNN's per-shape kernel cache to a step's shapes and turn ideep's off, unless the user set them.
 
     They read these environment variables at their first use, so this must run before
     the process's first bf16 matrix product (it does nothing after that, which costs
