@@ -10,19 +10,20 @@ declarations and the request are most of the sequence. So, with the TRL backend:
   block-diagonal causal mask, so no padding is computed.
 - The loss runs the output layer and the cross-entropy only on the positions whose
   next token is labelled (what transformers' `logits_to_keep` does inside the
-  model's forward), and a chunk of positions at a time, each chunk recomputed in
-  the backward, so the 262k-wide logits of a whole batch never exist at once (on
-  the demo's data they were ~20 bytes x 262k per labelled position, up to 1.5 GB a
-  step). Going through the layer itself keeps PEFT's TrainableTokens in the path:
-  the rows of added control tokens receive their gradients.
+  model's forward), and a chunk of positions at a time, each chunk's gradients
+  computed at once in the forward (as Liger's fused linear cross-entropy does), so
+  the 262k-wide logits of a whole batch never exist at once (on the demo's data
+  they were ~20 bytes x 262k per labelled position, up to 1.5 GB a step) and are
+  never recomputed. Going through the layer itself keeps PEFT's TrainableTokens in
+  the path: the rows of added control tokens receive their gradients.
 
 Why not TRL's fused LM head (its default loss in 1.16): on CPU it scores every
 position (it compacts to labelled positions only on Triton devices), and it
 multiplies by `lm_head.weight` directly, which skips the TrainableTokens deltas
 of a wrapped (on Gemma: tied) output layer. Liger's fused linear cross-entropy
-needs Triton (GPU); so the chunking is written here, with torch's checkpoint doing
-the recomputation. `tests/train/test_fast_loss.py` checks values and gradients
-against the model's own full-logits loss, in one chunk and in several.
+needs Triton (GPU) and multiplies by the weight directly too; so the chunking is
+written here. `tests/train/test_fast_loss.py` checks values and gradients against
+the model's own full-logits loss, in one chunk and in several.
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ def labelled_loss(
     the union over the batch (exact for a padding-free batch of one row).
 
     The model's decoder runs once; its output layer and the cross-entropy then run on
-    chunks of at most `chunk_logits` logits (positions x vocabulary), each under
-    `torch.utils.checkpoint`, so only one chunk's logits exist at a time, in the
-    forward and in the backward (which recomputes that chunk's logits). The output
-    layer is called as a module, so PEFT's TrainableTokens rows (`token_rows`) get
-    their gradients; Gemma's final logit soft-capping is applied as the model does.
+    chunks of at most `chunk_logits` logits (positions x vocabulary). While grad is
+    enabled, each chunk's gradients (for its hidden states and for every trainable
+    tensor of the output layer) are computed right there in the forward and its
+    logits freed, so only one chunk's logits exist at a time and none is recomputed
+    in the backward: a chunk costs two products with the 262k x 640 output matrix
+    instead of three (forward, checkpoint's recompute, backward). The output layer
+    is called as a module, so PEFT's TrainableTokens rows (`token_rows`) get their
+    gradients; Gemma's final logit soft-capping is applied as the model does.
 
     The sum of the per-token losses is divided by `num_items_in_batch` when given
     (the trainer's count over all accumulated micro-batches, as transformers'
@@ -63,7 +67,6 @@ def labelled_loss(
     KeyError without `labels`.
     """
     import torch
-    from torch.utils.checkpoint import checkpoint
 
     model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
     labels = inputs["labels"]
@@ -79,13 +82,61 @@ def labelled_loss(
     kept_targets = targets[:, keep].reshape(-1)
     head = causal_lm.get_output_embeddings()
     softcap = getattr(causal_lm.config, "final_logit_softcapping", None)
-    step = max(1, chunk_logits // head.weight.shape[0])
+    # The vocabulary size from the config: reading `head.weight` on PEFT's TrainableTokens wrapper builds the
+    # merged 262k x 640 matrix (a 335 MB copy, 74 ms a step on the demo's data) just to give its shape.
+    step = max(1, chunk_logits // causal_lm.config.get_text_config().vocab_size)
+    chunk = _chunk_with_gradients if torch.is_grad_enabled() else _chunk_loss
     loss = sum(
-        checkpoint(_chunk_loss, head, softcap, hidden[i : i + step], kept_targets[i : i + step], use_reentrant=False)
-        for i in range(0, hidden.shape[0], step)
+        chunk(head, softcap, hidden[i : i + step], kept_targets[i : i + step]) for i in range(0, hidden.shape[0], step)
     )
     count = num_items_in_batch if num_items_in_batch is not None else labelled.sum().clamp(min=1)
     return loss / torch.as_tensor(count, device=loss.device), outputs
+
+
+def _chunk_with_gradients(head: Any, softcap: float | None, hidden: Any, targets: Any) -> Any:
+    """`_chunk_loss` with its gradients computed now; the result's backward only scales and hands them on.
+
+    The chunk's graph runs from a detached copy of `hidden` to the loss, and
+    `torch.autograd.grad` takes its gradients for that copy and for the trainable
+    leaves the graph reaches (the output layer's TrainableTokens rows; found by
+    walking the graph, as PEFT may hold them in another module, the tied
+    embedding). The result is `loss + sum((x - x.detach()) * grad_x)`: the same
+    value, and in the backward each x receives grad_x times the incoming gradient,
+    exact because the loss is linear in that scale. Liger's fused linear
+    cross-entropy does the same on GPU (Triton only, and on the weight itself).
+    """
+    import torch
+
+    detached = hidden.detach().requires_grad_(hidden.requires_grad)
+    with torch.enable_grad():
+        loss = _chunk_loss(head, softcap, detached, targets)
+    if loss.grad_fn is None:  # nothing in the chunk trains
+        return loss
+    leaves = [leaf for leaf in _trainable_leaves(loss) if leaf is not detached]
+    sources = ([hidden] if hidden.requires_grad else []) + leaves
+    targets_of_grad = ([detached] if hidden.requires_grad else []) + leaves
+    grads = torch.autograd.grad(loss, targets_of_grad)
+    result = loss.detach()
+    for source, grad in zip(sources, grads, strict=True):
+        result = result + ((source - source.detach()) * grad).sum()
+    return result
+
+
+def _trainable_leaves(loss: Any) -> list[Any]:
+    """The leaf tensors that require grad in `loss`'s autograd graph (their AccumulateGrad nodes), in a stable order."""
+    leaves: dict[int, Any] = {}
+    seen: set[int] = set()
+    stack = [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            leaves.setdefault(id(variable), variable)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return list(leaves.values())
 
 
 def _chunk_loss(head: Any, softcap: float | None, hidden: Any, targets: Any) -> Any:
