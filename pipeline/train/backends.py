@@ -206,6 +206,10 @@ class TrlBackend:
         if checkpointing:
             model.enable_input_require_grads()
         peft_model = get_peft_model(model, config)
+        if self.device == "cpu":
+            from edgefabric.pipeline.train.lora_inputs import use_cheap_lora_inputs
+
+            use_cheap_lora_inputs(peft_model)
         if new_token_ids:
             import functools
 
