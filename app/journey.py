@@ -75,7 +75,8 @@ def demo_config(name: str = "demo") -> ProjectConfig:
                 # 4 samples a step, one at a time: a step of 4 at once keeps ~1.9 GB of activations for the
                 # backward. Measured side by side on the demo's data (1 thread, 6 steps): 1 x 4 accumulated
                 # ran at 105 tokens/s with a 2485 MiB peak; 4 at once with gradient checkpointing (the other
-                # way to stay within 2.5 GB) at 60 tokens/s, 2315 MiB (README, Train).
+                # way to stay within 2.5 GB) at 60 tokens/s, 2315 MiB (README, Train). Since session 7's speed work:
+                # ~250 tokens/s on 2 threads, 20 steps peaking at 2,237 MiB (README, Speed on CPU).
                 "batch_size": 1,
                 "grad_accum": 4,
                 "learning_rate": 5e-4,
