@@ -17,7 +17,7 @@ so it is written here.
 
 The casts: PEFT casts each LoRA layer's input to the adapter's dtype (float32), and
 bf16 autocast casts it back to bf16 at the product: two copies per layer for nothing
-(2.2% of a CPU step with the dropout above). The layers here skip that cast only
+(with the dropout above, about 2% of a CPU step). The layers here skip that cast only
 while autocast is on with the input's dtype; otherwise they cast as PEFT does (an
 evaluation without autocast still meets float32 adapter weights with float32 input).
 PEFT's own switch (`peft.helpers.disable_input_dtype_casting`) is unconditional and
