@@ -179,6 +179,10 @@ class TrlBackend:
         # The weights first: loading maps the float32 file while the copies are made (the run's other peak),
         # and the tokenizer (~330 MB for Gemma's 262k vocabulary) is not resident yet then.
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        if self.device == "cpu":
+            from edgefabric.pipeline.train.attention import use_budgeted_attention
+
+            use_budgeted_attention(model)  # eager where its L x L weights stay small, SDPA beyond
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         return model, tokenizer
 
