@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,22 +13,13 @@ from edgefabric.pipeline.train import attention
 from edgefabric.pipeline.train.attention import NAME, eager_weight_bytes, use_budgeted_attention
 
 
-def _model() -> Any:
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+def _model(folder: Path) -> Any:
+    """The tests' tiny Gemma 3, with a sliding window shorter than the samples (the window must hold on the
+    eager side too), as test_fast_loss overrides it."""
+    from transformers import AutoModelForCausalLM
 
-    config = Gemma3TextConfig(
-        vocab_size=100,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=1,
-        head_dim=16,
-        sliding_window=8,  # shorter than the samples: the window must hold on the eager side too
-        max_position_embeddings=256,
-    )
     torch.manual_seed(0)
-    return Gemma3ForCausalLM(config).train()
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, sliding_window=8).train()
 
 
 def _loss_and_grads(model: Any, ids: Any, positions: Any) -> tuple[Any, dict[str, Any]]:
@@ -40,9 +32,11 @@ def _loss_and_grads(model: Any, ids: Any, positions: Any) -> tuple[Any, dict[str
 
 @pytest.mark.parametrize("budget", [64 * 2**20, 0], ids=["eager", "sdpa"])
 @pytest.mark.parametrize("packed", [True, False], ids=["packed", "one-sample"])
-def test_budgeted_attention_matches_sdpa(budget: int, packed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    model = _model()
-    ids = torch.randint(0, 100, (1, 30))
+def test_budgeted_attention_matches_sdpa(
+    tiny_gemma: Path, budget: int, packed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _model(tiny_gemma)
+    ids = torch.randint(0, model.config.vocab_size, (1, 30))
     positions = (torch.cat([torch.arange(12), torch.arange(18)]) if packed else torch.arange(30))[None]
     model.set_attn_implementation("sdpa")
     reference, reference_grads = _loss_and_grads(model, ids, positions)
@@ -63,14 +57,14 @@ def test_budgeted_attention_matches_sdpa(budget: int, packed: bool, monkeypatch:
         torch.testing.assert_close(grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_eval_and_no_grad_take_sdpa(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = _model()
+def test_eval_and_no_grad_take_sdpa(tiny_gemma: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model(tiny_gemma)
     use_budgeted_attention(model)
     module = sys.modules[type(model.model.layers[0].self_attn).__module__]
     eager_calls: list[int] = []
     eager = module.eager_attention_forward
     monkeypatch.setattr(module, "eager_attention_forward", lambda *a, **k: eager_calls.append(1) or eager(*a, **k))
-    ids = torch.randint(0, 100, (1, 10))
+    ids = torch.randint(0, model.config.vocab_size, (1, 10))
     with torch.no_grad():
         model(input_ids=ids)
     model.eval()
